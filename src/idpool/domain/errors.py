@@ -1,0 +1,131 @@
+"""Every error idpool answers with, as the AWS error code and message clients match on.
+
+The service raises these; the wire layer turns them into `{"__type", "message"}` bodies and
+picks the HTTP status from its own table, so nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """An error that reaches the client with an AWS error code and a message."""
+
+    code: str = "InternalErrorException"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class ValidationException(ServiceError):
+    code = "ValidationException"
+
+
+class InvalidParameterException(ServiceError):
+    code = "InvalidParameterException"
+
+
+class NotAuthorizedException(ServiceError):
+    code = "NotAuthorizedException"
+
+
+class ResourceNotFoundException(ServiceError):
+    code = "ResourceNotFoundException"
+
+
+class ResourceConflictException(ServiceError):
+    code = "ResourceConflictException"
+
+
+class LimitExceededException(ServiceError):
+    code = "LimitExceededException"
+
+
+class TooManyRequestsException(ServiceError):
+    code = "TooManyRequestsException"
+
+
+class DeveloperUserAlreadyRegisteredException(ServiceError):
+    code = "DeveloperUserAlreadyRegisteredException"
+
+
+class ExternalServiceException(ServiceError):
+    code = "ExternalServiceException"
+
+
+class InvalidIdentityPoolConfigurationException(ServiceError):
+    code = "InvalidIdentityPoolConfigurationException"
+
+
+class ConcurrentModificationException(ServiceError):
+    code = "ConcurrentModificationException"
+
+
+class InternalErrorException(ServiceError):
+    code = "InternalErrorException"
+
+
+# Protocol-level errors: raised by the wire and auth layers, never by business rules.
+
+
+class SerializationException(ServiceError):
+    code = "SerializationException"
+
+
+class UnknownOperationException(ServiceError):
+    code = "UnknownOperationException"
+
+
+class MissingAuthenticationTokenException(ServiceError):
+    code = "MissingAuthenticationTokenException"
+
+
+class IncompleteSignatureException(ServiceError):
+    code = "IncompleteSignatureException"
+
+
+class InvalidSignatureException(ServiceError):
+    code = "InvalidSignatureException"
+
+
+class UnrecognizedClientException(ServiceError):
+    code = "UnrecognizedClientException"
+
+
+class AccessDeniedException(ServiceError):
+    code = "AccessDeniedException"
+
+
+class RequestEntityTooLargeException(ServiceError):
+    code = "RequestEntityTooLargeException"
+
+
+# Messages AWS is observed to send; kept in one place because clients branch on them.
+
+UNAUTH_NOT_SUPPORTED = "Unauthenticated access is not supported for this identity pool."
+LOGINS_DONT_MATCH = (
+    "Logins don't match. Please include at least one valid login for this identity or identity pool."
+)
+INVALID_POOL_CONFIG = "Invalid identity pool configuration. Check assigned IAM roles for this pool."
+CLASSIC_FLOW_DISABLED = "Basic (classic) flow is not enabled, please use enhanced flow."
+CLASSIC_FLOW_ROLE_MAPPINGS = (
+    "Basic (classic) flow is not supported with RoleMappings, please use enhanced flow."
+)
+UNSUPPORTED_DEVELOPER_PROVIDER = (
+    "This identity pool does not support the specified developer provider."
+)
+
+
+def pool_not_found(pool_id: str) -> ResourceNotFoundException:
+    return ResourceNotFoundException(f"IdentityPool '{pool_id}' not found.")
+
+
+def identity_not_found(identity_id: str) -> ResourceNotFoundException:
+    return ResourceNotFoundException(f"Identity '{identity_id}' not found.")
+
+
+def identity_forbidden(identity_id: str) -> NotAuthorizedException:
+    return NotAuthorizedException(f"Access to Identity '{identity_id}' is forbidden.")

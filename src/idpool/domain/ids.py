@@ -1,0 +1,54 @@
+"""Identifiers of the service: pool and identity ids (`<region>:<uuid>`), account ids and ARNs.
+
+Unsigned public calls carry no credential scope, so the region of such a call is read from the
+id itself; these helpers are the one place that knows the formats.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+DEFAULT_ACCOUNT = "000000000000"
+
+_REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+_POOL_ARN_RE = re.compile(
+    r"arn:aws[a-z-]*:cognito-identity:(?P<region>[^:]+):(?P<account>\d{12}):identitypool/(?P<pool>.+)"
+)
+
+
+def new_region_uuid(region: str, value: uuid.UUID | None = None) -> str:
+    """A pool or identity id: the region, a colon and a lowercase hyphenated UUID."""
+    return f"{region}:{value or uuid.uuid4()}"
+
+
+def region_of(prefixed_id: str) -> str:
+    """The region part of a `<region>:<uuid>` id (the text before the first colon)."""
+    return prefixed_id.split(":", 1)[0]
+
+
+def is_region_uuid(value: str) -> bool:
+    """True when the id has a region-shaped prefix and a well-formed UUID after the colon."""
+    region, sep, rest = value.partition(":")
+    if not sep or not _REGION_RE.fullmatch(region):
+        return False
+    try:
+        return str(uuid.UUID(rest)) == rest
+    except ValueError:
+        return False
+
+
+def pool_arn(region: str, account_id: str, pool_id: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:cognito-identity:{region}:{account_id}:identitypool/{pool_id}"
+
+
+def parse_pool_arn(arn: str) -> tuple[str, str, str] | None:
+    """(region, account, pool id) of an identity pool ARN, or None when it is not one."""
+    match = _POOL_ARN_RE.fullmatch(arn)
+    if match is None:
+        return None
+    return match["region"], match["account"], match["pool"]
+
+
+def is_region(value: str) -> bool:
+    return _REGION_RE.fullmatch(value) is not None

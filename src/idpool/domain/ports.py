@@ -1,0 +1,159 @@
+"""The interfaces the service needs from the outside world.
+
+The service imports only these protocols; `app.py` plugs in the SQL store, the login
+validators, the token signer and the credential vendor. Keeping them here is what lets the
+service be tested without HTTP and lets storage change without touching business rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from idpool.domain.records import Credentials, Identity, Link, Pool, VerifiedLogin
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        ...
+
+
+class IdSource(Protocol):
+    def uuid(self) -> str:
+        """A new random lowercase hyphenated UUID."""
+        ...
+
+    def secret(self, nbytes: int) -> str:
+        """A new random URL-safe secret string."""
+        ...
+
+
+class StoreConflict(Exception):
+    """A write lost a race (unique key taken, row changed or serialization failure).
+
+    The service answers by running its whole transaction again, so that concurrent requests
+    for one new login end with one identity.
+    """
+
+
+class Transaction(Protocol):
+    """Reads and writes inside one store transaction. Every method is one statement or few."""
+
+    # pools
+    async def get_pool(self, pool_id: str, *, for_update: bool = False) -> Pool | None: ...
+    async def insert_pool(self, pool: Pool) -> None: ...
+    async def update_pool(self, pool: Pool) -> None:
+        """Write the pool; raises StoreConflict when its stored version is not pool.version - 1."""
+        ...
+
+    async def delete_pool(self, pool_id: str) -> None: ...
+    async def count_pools(self, account_id: str, region: str) -> int: ...
+    async def list_pools(
+        self, account_id: str, region: str, after: tuple[float, str] | None, limit: int
+    ) -> list[Pool]: ...
+
+    # identities
+    async def get_identity(self, identity_id: str, *, for_update: bool = False) -> Identity | None: ...
+    async def insert_identity(self, identity: Identity) -> None: ...
+    async def update_identity(self, identity: Identity) -> None: ...
+    async def delete_identity(self, identity_id: str) -> None: ...
+    async def list_identities(
+        self, pool_id: str, after: tuple[float, str] | None, limit: int, hide_disabled: bool
+    ) -> list[Identity]: ...
+
+    # links (logins and developer user ids)
+    async def links_of(self, identity_ids: Sequence[str]) -> list[Link]: ...
+    async def find_links(self, pool_id: str, keys: Sequence[tuple[str, str]]) -> list[Link]: ...
+    async def insert_link(self, link: Link) -> None: ...
+    async def delete_link(self, pool_id: str, provider: str, subject: str) -> None: ...
+    async def move_links(self, from_identity: str, to_identity: str) -> None: ...
+    async def developer_links(
+        self, identity_id: str, after: str | None, limit: int
+    ) -> list[Link]: ...
+
+    # audit trail
+    async def record_event(
+        self, account_id: str, pool_id: str, identity_id: str | None, kind: str, detail: str
+    ) -> None: ...
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """A transaction that commits when the block ends and rolls back on an exception."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class LoginVerifier(Protocol):
+    """Checks one entry of a Logins map against the pool's configuration."""
+
+    async def verify(self, pool: Pool, provider: str, token: str) -> VerifiedLogin:
+        """Return the verified login or raise NotAuthorizedException / ExternalServiceException."""
+        ...
+
+
+class TokenSigner(Protocol):
+    """Signs OpenID tokens with idpool's current key (RS512, `typ: JWS`)."""
+
+    @property
+    def issuer(self) -> str: ...
+
+    async def sign(self, claims: Mapping[str, Any]) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VendRequest:
+    role_arn: str
+    token: str
+    identity: Identity
+    pool: Pool
+    principal_tags: Mapping[str, str]
+    authenticated: bool
+    duration_seconds: int = 3600
+
+
+class CredentialVendor(Protocol):
+    """Turns an OpenID token and a role into temporary AWS credentials."""
+
+    async def vend(self, request: VendRequest) -> Credentials:
+        """Raise InvalidIdentityPoolConfigurationException when the role cannot be assumed."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    """A signing key as stored: the private key is encrypted by the keyring, never by the store.
+
+    `retired_at` is None for the active key; a retired key stays published in the JWKS until
+    `expires_at`, when no token it signed can still be valid.
+    """
+
+    kid: str
+    created_at: float
+    private_key_encrypted: bytes
+    public_jwk: Mapping[str, Any]
+    retired_at: float | None = None
+    expires_at: float | None = None
+
+
+class KeyStore(Protocol):
+    """Where idpool's own signing keys live (the database, so that replicas share them)."""
+
+    async def load_keys(self, now: float) -> list[StoredKey]:
+        """Every key not yet expired, newest first."""
+        ...
+
+    async def insert_key_if_no_active(self, key: StoredKey) -> bool:
+        """Insert `key` as the active key unless one exists; True when it was inserted.
+
+        Guarded by a uniqueness constraint so that replicas starting together create one key.
+        """
+        ...
+
+    async def rotate(self, new_key: StoredKey, retire_at: float, expires_at: float) -> None:
+        """Retire the active key (published until `expires_at`) and make `new_key` active."""
+        ...

@@ -107,7 +107,8 @@ class RequestEntityTooLargeException(ServiceError):
 
 UNAUTH_NOT_SUPPORTED = "Unauthenticated access is not supported for this identity pool."
 LOGINS_DONT_MATCH = (
-    "Logins don't match. Please include at least one valid login for this identity or identity pool."
+    "Logins don't match. Please include at least one valid login for this identity "
+    "or identity pool."
 )
 INVALID_POOL_CONFIG = "Invalid identity pool configuration. Check assigned IAM roles for this pool."
 CLASSIC_FLOW_DISABLED = "Basic (classic) flow is not enabled, please use enhanced flow."

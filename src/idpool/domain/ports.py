@@ -56,7 +56,9 @@ class Transaction(Protocol):
     ) -> list[Pool]: ...
 
     # identities
-    async def get_identity(self, identity_id: str, *, for_update: bool = False) -> Identity | None: ...
+    async def get_identity(
+        self, identity_id: str, *, for_update: bool = False
+    ) -> Identity | None: ...
     async def insert_identity(self, identity: Identity) -> None: ...
     async def update_identity(self, identity: Identity) -> None: ...
     async def delete_identity(self, identity_id: str) -> None: ...
@@ -76,12 +78,18 @@ class Transaction(Protocol):
 
     # audit trail
     async def record_event(
-        self, account_id: str, pool_id: str, identity_id: str | None, kind: str, detail: str
+        self,
+        account_id: str,
+        pool_id: str,
+        identity_id: str | None,
+        kind: str,
+        detail: str,
+        at: float,
     ) -> None: ...
 
 
 class Store(Protocol):
-    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+    def transaction(self, readonly: bool = False) -> AbstractAsyncContextManager[Transaction]:
         """A transaction that commits when the block ends and rolls back on an exception."""
         ...
 
@@ -107,8 +115,10 @@ class TokenSigner(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class VendRequest:
+    """`token` is None when the vendor does not need one (see CredentialVendor.needs_token)."""
+
     role_arn: str
-    token: str
+    token: str | None
     identity: Identity
     pool: Pool
     principal_tags: Mapping[str, str]
@@ -118,6 +128,11 @@ class VendRequest:
 
 class CredentialVendor(Protocol):
     """Turns an OpenID token and a role into temporary AWS credentials."""
+
+    @property
+    def needs_token(self) -> bool:
+        """False for vendors that mint locally: the service then skips the RSA signature."""
+        ...
 
     async def vend(self, request: VendRequest) -> Credentials:
         """Raise InvalidIdentityPoolConfigurationException when the role cannot be assumed."""

@@ -85,7 +85,7 @@ class Identity:
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """A login (provider key + the provider's user id) or a developer user id owned by an identity."""
+    """A login (provider key + the provider's user id) or a developer user id of an identity."""
 
     pool_id: str
     identity_id: str

@@ -1,0 +1,208 @@
+"""Composition root: the only module that knows every concrete adapter.
+
+Builds the store, the signing keyring, the login verifiers, the credential vendor, the
+service and the HTTP edge from Settings. The server's own event loop opens the store and
+the keyring (lifespan start-up), because PostgreSQL connections belong to that loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from idpool.auth.principals import PrincipalDirectory, load_principals
+from idpool.auth.sigv4 import SigV4Verifier
+from idpool.config import Settings, data_dir
+from idpool.domain.records import Caller
+from idpool.providers.config import ProvidersConfig, build_login_verifier, load_providers_config
+from idpool.server.asgi import EdgeSettings, IdpoolApp, WellKnown
+from idpool.server.metrics import Metrics
+from idpool.server.pipeline import ApiPipeline
+from idpool.server.throttle import DEFAULT_RATES, TokenBucketThrottle
+from idpool.service.context import ServiceDeps
+from idpool.service.facade import IdentityPoolService
+from idpool.service.system import RandomIds, SystemClock
+from idpool.signing.discovery import openid_configuration
+from idpool.signing.jwt import JwtTokenSigner, OwnTokenVerifier
+from idpool.signing.keyring import Keyring
+from idpool.storage.dialects import is_sqlite, make_source
+from idpool.storage.keys import SqlKeyStore
+from idpool.storage.migrate import ensure_current
+from idpool.storage.sql import SqlStore
+from idpool.vending.local import LocalCredentialVendor
+from idpool.vending.sts import StsCredentialVendor
+from idpool.wire.constraints import compile_checkers
+from idpool.wire.model import service_model
+
+log = logging.getLogger("idpool")
+
+
+def key_secret(settings: Settings) -> str:
+    """The configured key secret, or one generated once into the data directory."""
+    if settings.key_secret:
+        return settings.key_secret
+    path = data_dir() / "key-secret"
+    if is_sqlite(settings.database_url):
+        db_dir = Path(settings.database_url.split("///", 1)[-1]).parent
+        path = db_dir / "key-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def prepare_database(settings: Settings) -> None:
+    """Migrate (or refuse an out-of-date schema) before the server starts."""
+    migrate = settings.migrate
+    if migrate is None:
+        migrate = is_sqlite(settings.database_url)
+    ensure_current(settings.database_url, migrate=migrate)
+
+
+def _providers_config(settings: Settings) -> ProvidersConfig:
+    raw: Mapping[str, Any] = {}
+    if settings.providers_file:
+        import yaml
+
+        raw = yaml.safe_load(Path(settings.providers_file).read_text()) or {}
+    config = load_providers_config(
+        {**raw, "trust_mode": settings.trust_mode or raw.get("trust_mode", False)}
+    )
+    return config
+
+
+@dataclass
+class Runtime:
+    """What the lifespan start-up builds; kept so tests and the CLI can reach it."""
+
+    store: SqlStore
+    keyring: Keyring
+    service: IdentityPoolService
+    http: httpx.AsyncClient
+
+
+class Application:
+    """Settings → a ready ASGI app whose resources open and close with the server."""
+
+    def __init__(self, settings: Settings, *, clock: SystemClock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.metrics = Metrics()
+        self.runtime: Runtime | None = None
+        self.principals = (
+            load_principals(settings.credentials_file)
+            if settings.credentials_file
+            else PrincipalDirectory([])
+        )
+        self.issuer = settings.issuer_url or settings.base_url
+        self.asgi = IdpoolApp(
+            None,
+            settings=EdgeSettings(
+                max_body_bytes=settings.max_body_bytes,
+                cors_origins=tuple(o.strip() for o in settings.cors_origins.split(",")),
+            ),
+            well_known=WellKnown(
+                openid_configuration=self._openid_configuration,
+                jwks=self._jwks,
+                ready=self._ready,
+            ),
+            metrics=self.metrics,
+            on_startup=self.startup,
+            on_shutdown=self.shutdown,
+        )
+
+    async def startup(self) -> None:
+        settings = self.settings
+        store = SqlStore(make_source(settings.database_url))
+        keyring = await Keyring.open(
+            SqlKeyStore(store), key_secret(settings), self.clock.now, settings.region
+        )
+        signer = JwtTokenSigner(keyring, self.issuer)
+        http = httpx.AsyncClient(timeout=5.0)
+        verifier = build_login_verifier(
+            _providers_config(settings),
+            http,
+            self.clock.now,
+            OwnTokenVerifier(keyring, self.issuer, self.clock.now),
+        )
+        if settings.credential_mode == "sts":
+            vendor: Any = StsCredentialVendor(
+                endpoint_url=settings.sts_endpoint, region=settings.region
+            )
+        else:
+            vendor = LocalCredentialVendor(clock=self.clock.now)
+        deps = ServiceDeps(
+            store=store,
+            clock=self.clock,
+            ids=RandomIds(),
+            logins=verifier,
+            default_region=settings.region,
+            signer=signer,
+            vendor=vendor,
+        )
+        service = IdentityPoolService(deps)
+        self.runtime = Runtime(store, keyring, service, http)
+        verifier_v4 = SigV4Verifier(
+            self.principals,
+            mode="strict" if settings.auth_mode == "strict" else "lax",
+            clock=self.clock.now,
+            default_account=settings.account_id,
+        )
+
+        def authenticate(
+            method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+        ) -> Caller | None:
+            principal = verifier_v4.verify(method, path, query, headers, body)
+            if principal is None:
+                return None
+            return Caller(
+                account_id=principal.account_id,
+                region=principal.region,
+                access_key_id=principal.access_key_id,
+                signed=True,
+            )
+
+        throttle = None
+        if settings.throttle:
+            throttle = TokenBucketThrottle(
+                DEFAULT_RATES, clock=self.clock.now, replica_share=settings.replicas
+            )
+        pipeline = ApiPipeline(
+            service,
+            compile_checkers(service_model()),
+            authenticate,
+            default_account=settings.account_id,
+            throttle=throttle,
+            metrics=self.metrics,
+        )
+        self.asgi.attach(pipeline)
+        if settings.trust_mode:
+            log.warning(
+                "TRUST MODE IS ON: provider tokens are accepted WITHOUT signature checks. "
+                "Never use this outside local development."
+            )
+
+    async def shutdown(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.http.aclose()
+            await self.runtime.store.close()
+
+    async def _openid_configuration(self) -> Mapping[str, Any]:
+        return openid_configuration(self.issuer, f"{self.issuer}/.well-known/jwks_uri")
+
+    async def _jwks(self) -> Mapping[str, Any]:
+        assert self.runtime is not None
+        return self.runtime.keyring.jwks()
+
+    async def _ready(self) -> tuple[bool, Mapping[str, Any]]:
+        if self.runtime is None:
+            return False, {"status": "starting"}
+        ok = await self.runtime.store.ping()
+        return ok, {"status": "ready" if ok else "store unreachable"}

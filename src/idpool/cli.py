@@ -1,0 +1,155 @@
+"""The command line: serve | migrate | seed | keys.
+
+Every `serve` flag is generated from config.Settings, so flags, environment variables and
+the configuration reference in docs/configuration.md cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import MISSING, fields
+from typing import Any
+
+from idpool.config import Settings, from_environment
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    for item in fields(Settings):
+        flag = "--" + item.name.replace("_", "-")
+        doc = item.metadata.get("doc", "")
+        env = f"IDPOOL_{item.name.upper()}"
+        kind = str(item.type)
+        if "bool" in kind:
+            parser.add_argument(
+                flag,
+                dest=item.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f"{doc} [{env}]",
+            )
+        else:
+            default = item.default if item.default is not MISSING else None
+            parser.add_argument(
+                flag,
+                dest=item.name,
+                type=int if "int" in kind else str,
+                default=None,
+                help=f"{doc} [{env}] (default: {default if default is not None else 'see docs'})",
+            )
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    values: dict[str, Any] = from_environment()
+    values.update(
+        {
+            f.name: getattr(args, f.name)
+            for f in fields(Settings)
+            if getattr(args, f.name, None) is not None
+        }
+    )
+    return Settings().with_overrides(values)
+
+
+def _configure_logging(level: str) -> None:
+    from idpool.logging_setup import configure
+
+    configure(level)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from idpool.app import Application, prepare_database
+    from idpool.storage.migrate import SchemaOutOfDate
+
+    settings = settings_from(args)
+    _configure_logging(settings.log_level)
+    log = logging.getLogger("idpool")
+    try:
+        prepare_database(settings)
+    except SchemaOutOfDate as exc:
+        print(f"idpool: {exc}", file=sys.stderr)
+        return 2
+    if settings.seed_file:
+        from idpool.seed import apply_seed_file
+
+        apply_seed_file(settings, settings.seed_file)
+    application = Application(settings)
+    config = uvicorn.Config(
+        application.asgi,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        loop="auto",
+        http="auto",
+        timeout_keep_alive=30,
+        limit_concurrency=4096,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+
+    original_startup = server.startup
+
+    async def startup(sockets: Any = None) -> None:
+        await original_startup(sockets=sockets)
+        for listener in server.servers:
+            for sock in listener.sockets:
+                host, port = sock.getsockname()[:2]
+                log.info(
+                    "idpool listening on http://%s:%s (store %s, auth %s, credentials %s)",
+                    host,
+                    port,
+                    application.settings.database_url.split("://", 1)[0],
+                    settings.auth_mode,
+                    settings.credential_mode,
+                )
+
+    server.startup = startup  # type: ignore[method-assign]
+    server.run()
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from idpool.storage.migrate import current_revision, upgrade
+
+    settings = settings_from(args)
+    upgrade(settings.database_url)
+    print(f"schema at revision {current_revision(settings.database_url)}")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from idpool.app import rotate_keys
+
+    settings = settings_from(args)
+    kid = asyncio.run(rotate_keys(settings))
+    print(f"new active signing key {kid}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="idpool", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the server")
+    _add_settings_flags(serve)
+    serve.set_defaults(func=cmd_serve)
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    _add_settings_flags(migrate)
+    migrate.set_defaults(func=cmd_migrate)
+    keys = sub.add_parser("keys", help="manage signing keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_sub.add_parser("rotate", help="make a new active signing key")
+    _add_settings_flags(rotate)
+    rotate.set_defaults(func=cmd_keys_rotate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))

@@ -1,0 +1,118 @@
+"""Settings: every knob of `idpool serve`, from flags or `IDPOOL_*` environment variables.
+
+Stdlib only, so the command line can describe itself without importing the server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+def data_dir() -> Path:
+    """Where the embedded SQLite database and generated secrets live by default."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "idpool"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{data_dir() / 'idpool.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One field per flag; the help text of each flag is its `doc` metadata."""
+
+    host: str = field(default="127.0.0.1", metadata={"doc": "address to listen on"})
+    port: int = field(default=4599, metadata={"doc": "port to listen on (0 picks a free one)"})
+    database_url: str = field(
+        default_factory=default_database_url,
+        metadata={"doc": "sqlite:///PATH (default, embedded) or postgresql://USER@HOST/DB"},
+    )
+    migrate: bool | None = field(
+        default=None,
+        metadata={
+            "doc": "apply schema migrations at start-up (default: yes for SQLite, "
+            "no for PostgreSQL, where `idpool migrate` is the explicit step)"
+        },
+    )
+    region: str = field(default="us-east-1", metadata={"doc": "default region for new pools"})
+    account_id: str = field(
+        default="000000000000", metadata={"doc": "account of unsigned and lax-mode callers"}
+    )
+    issuer_url: str | None = field(
+        default=None,
+        metadata={"doc": "`iss` of issued tokens (default: this server's base URL)"},
+    )
+    auth_mode: str = field(
+        default="lax",
+        metadata={"doc": "strict: verify SigV4 against known keys; lax: accept any signature"},
+    )
+    credentials_file: str | None = field(
+        default=None, metadata={"doc": "YAML/JSON list of access keys and their accounts"}
+    )
+    credential_mode: str = field(
+        default="local", metadata={"doc": "local: mint credentials; sts: call a real STS"}
+    )
+    sts_endpoint: str | None = field(
+        default=None, metadata={"doc": "STS endpoint URL for credential_mode=sts"}
+    )
+    key_secret: str | None = field(
+        default=None,
+        metadata={
+            "doc": "secret that encrypts signing keys at rest (default: generated "
+            "once into the data directory; set it explicitly for PostgreSQL replicas)"
+        },
+    )
+    providers_file: str | None = field(
+        default=None,
+        metadata={"doc": "YAML file of trusted OIDC issuers, SAML and social providers"},
+    )
+    trust_mode: bool = field(
+        default=False,
+        metadata={"doc": "accept provider tokens WITHOUT verifying signatures (development only)"},
+    )
+    throttle: bool = field(default=True, metadata={"doc": "enforce AWS's request-rate quotas"})
+    replicas: int = field(default=1, metadata={"doc": "number of replicas sharing the rate quotas"})
+    seed_file: str | None = field(
+        default=None, metadata={"doc": "seed file applied at start-up (idempotent)"}
+    )
+    max_body_bytes: int = field(default=1024 * 1024, metadata={"doc": "request body limit"})
+    cors_origins: str = field(
+        default="*", metadata={"doc": "comma-separated allowed browser origins, or *"}
+    )
+    log_level: str = field(default="info", metadata={"doc": "debug, info, warning or error"})
+    workers: int = field(default=1, metadata={"doc": "server worker processes"})
+
+    def with_overrides(self, values: Mapping[str, Any]) -> Settings:
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        current.update({k: v for k, v in values.items() if v is not None})
+        return Settings(**current)
+
+    @property
+    def base_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+
+def _parse(kind: Any, raw: str) -> Any:
+    text = str(kind)
+    if "bool" in text:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if "int" in text:
+        return int(raw)
+    return raw
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """`IDPOOL_<FIELD>` variables, typed like the fields they set."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for item in fields(Settings):
+        raw = env.get(f"IDPOOL_{item.name.upper()}")
+        if raw is not None:
+            values[item.name] = _parse(item.type, raw)
+    return values

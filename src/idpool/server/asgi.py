@@ -1,0 +1,282 @@
+"""The HTTP edge: a plain ASGI callable.
+
+No general-purpose router: the API is one route (`POST /`) that must stay thin (see
+docs/performance.md — a framework router costs about a third of the request budget here),
+and the handful of GET routes are matched from a dict.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from idpool.domain.errors import (
+    InternalErrorException,
+    RequestEntityTooLargeException,
+    UnknownOperationException,
+)
+from idpool.server.metrics import Metrics
+from idpool.server.pipeline import ApiPipeline, ApiResponse, response_headers
+from idpool.wire.encode import encode_error
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+JsonSource = Callable[[], Awaitable[Mapping[str, Any]]]
+
+CORS_ALLOW_HEADERS = (
+    "content-type, x-amz-target, x-amz-user-agent, amz-sdk-invocation-id, amz-sdk-request, "
+    "cache-control, authorization, x-amz-date, x-amz-security-token, x-amz-content-sha256, "
+    "x-amz-api-version"
+)
+CORS_EXPOSE_HEADERS = "x-amzn-RequestId, x-amzn-ErrorType, x-amzn-ErrorMessage, Date"
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeSettings:
+    max_body_bytes: int = 1024 * 1024
+    cors_origins: tuple[str, ...] = ("*",)
+    cors_max_age: int = 86400
+
+
+@dataclass(slots=True)
+class WellKnown:
+    """Documents served on GET; sources are async so they may read the store."""
+
+    openid_configuration: JsonSource | None = None
+    jwks: JsonSource | None = None
+    ready: Callable[[], Awaitable[tuple[bool, Mapping[str, Any]]]] | None = None
+    extra_routes: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = field(
+        default_factory=dict
+    )
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+class IdpoolApp:
+    def __init__(
+        self,
+        pipeline: ApiPipeline | None,
+        *,
+        settings: EdgeSettings | None = None,
+        well_known: WellKnown | None = None,
+        metrics: Metrics | None = None,
+        on_startup: Callable[[], Awaitable[None]] | None = None,
+        on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self._pipeline = pipeline
+        self._settings = settings or EdgeSettings()
+        self._well_known = well_known or WellKnown()
+        self._metrics = metrics
+        self._on_startup = on_startup
+        self._on_shutdown = on_shutdown
+        self._get_routes: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {
+            "/health": self._health,
+            "/ready": self._ready,
+            "/metrics": self._metrics_route,
+            "/.well-known/openid-configuration": self._openid_configuration,
+            "/.well-known/jwks_uri": self._jwks,
+            "/.well-known/jwks.json": self._jwks,
+            **self._well_known.extra_routes,
+        }
+
+    def attach(self, pipeline: ApiPipeline) -> None:
+        """Plug in the API once start-up has opened the store and the keyring."""
+        self._pipeline = pipeline
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    if self._on_startup is not None:
+                        await self._on_startup()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._on_shutdown is not None:
+                    await self._on_shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _cors(self, headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+        origin = headers.get("origin")
+        allowed = self._settings.cors_origins
+        if origin is None:
+            return [(b"access-control-allow-origin", b"*")] if "*" in allowed else []
+        if "*" in allowed:
+            value = b"*"
+        elif origin in allowed:
+            value = origin.encode("latin-1")
+        else:
+            return []
+        return [
+            (b"access-control-allow-origin", value),
+            (b"access-control-expose-headers", CORS_EXPOSE_HEADERS.encode()),
+            *([(b"vary", b"Origin")] if value != b"*" else []),
+        ]
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        path = scope["path"]
+        if method == "POST" and path == "/":
+            await self._api(scope, receive, send)
+            return
+        headers = _headers(scope)
+        if method == "OPTIONS":
+            await self._preflight(headers, send)
+            return
+        route = self._get_routes.get(path) if method in ("GET", "HEAD") else None
+        if route is not None:
+            await route(scope, receive, send)
+            return
+        error = UnknownOperationException(f"No operation at {method} {path[:200]}.")
+        _, body = encode_error(error)
+        status = 405 if path == "/" else 404
+        response = ApiResponse(status, body, str(uuid.uuid4()), error.code, error.message)
+        await self._send(send, response, self._cors(headers))
+
+    async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = _headers(scope)
+        limit = self._settings.max_body_bytes
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(send, headers)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await self._too_large(send, headers)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        query = scope.get("query_string", b"").decode("latin-1")
+        if self._pipeline is None:
+            error = InternalErrorException("The server is starting.")
+            status, payload = encode_error(error)
+            response = ApiResponse(status, payload, str(uuid.uuid4()), error.code, error.message)
+        else:
+            response = await self._pipeline.handle("POST", "/", query, headers, body)
+        await self._send(send, response, self._cors(headers))
+
+    async def _too_large(self, send: Send, headers: Mapping[str, str]) -> None:
+        error = RequestEntityTooLargeException(
+            f"Request body is larger than {self._settings.max_body_bytes} bytes."
+        )
+        status, body = encode_error(error)
+        response = ApiResponse(status, body, str(uuid.uuid4()), error.code, error.message)
+        await self._send(send, response, [*self._cors(headers), (b"connection", b"close")])
+
+    @staticmethod
+    async def _send(send: Send, response: ApiResponse, extra: list[tuple[bytes, bytes]]) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": response_headers(response, extra),
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _preflight(self, headers: Mapping[str, str], send: Send) -> None:
+        cors = self._cors(headers)
+        if cors:
+            cors += [
+                (b"access-control-allow-methods", b"POST, GET, OPTIONS"),
+                (b"access-control-allow-headers", CORS_ALLOW_HEADERS.encode()),
+                (b"access-control-max-age", str(self._settings.cors_max_age).encode()),
+            ]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200 if cors else 403,
+                "headers": [(b"content-length", b"0"), *cors],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    @staticmethod
+    async def _plain(
+        send: Send, status: int, body: bytes, content_type: bytes, extra: list[tuple[bytes, bytes]]
+    ) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"content-length", str(len(body)).encode()),
+                    *extra,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _json(
+        self,
+        send: Send,
+        status: int,
+        document: Mapping[str, Any],
+        scope: Scope,
+        cache: bytes | None = None,
+    ) -> None:
+        extra = self._cors(_headers(scope))
+        if cache is not None:
+            extra.append((b"cache-control", cache))
+        await self._plain(send, status, orjson.dumps(document), b"application/json", extra)
+
+    async def _health(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._json(send, 200, {"status": "ok"}, scope)
+
+    async def _ready(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._well_known.ready is None:
+            await self._json(send, 200, {"status": "ready"}, scope)
+            return
+        ok, detail = await self._well_known.ready()
+        await self._json(send, 200 if ok else 503, detail, scope)
+
+    async def _metrics_route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._metrics is None:
+            await self._plain(send, 404, b"", b"text/plain", [])
+            return
+        await self._plain(
+            send, 200, self._metrics.render(), self._metrics.content_type.encode(), []
+        )
+
+    async def _openid_configuration(self, scope: Scope, receive: Receive, send: Send) -> None:
+        source = self._well_known.openid_configuration
+        if source is None:
+            await self._json(send, 404, {"message": "No issuer configured."}, scope)
+            return
+        await self._json(send, 200, await source(), scope, b"public, max-age=3600")
+
+    async def _jwks(self, scope: Scope, receive: Receive, send: Send) -> None:
+        source = self._well_known.jwks
+        if source is None:
+            await self._json(send, 404, {"message": "No issuer configured."}, scope)
+            return
+        await self._json(send, 200, await source(), scope, b"public, max-age=300")

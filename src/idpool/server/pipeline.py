@@ -1,0 +1,159 @@
+"""One API request, as one explicit sequence of plain steps (no hidden handler chain).
+
+read body → name the operation → authenticate (unless the model marks it public) →
+check the model's constraints → throttle → call the service → encode. Anything unexpected
+becomes an InternalErrorException JSON answer, never a traceback or an HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from idpool.domain.errors import (
+    InternalErrorException,
+    MissingAuthenticationTokenException,
+    SerializationException,
+    ServiceError,
+    ValidationException,
+)
+from idpool.domain.records import Caller
+from idpool.server.metrics import Metrics
+from idpool.service.facade import IdentityPoolService
+from idpool.wire.constraints import ConstraintChecker, validation_message
+from idpool.wire.decode import operation_from_target, parse_body
+from idpool.wire.encode import encode_error, encode_result
+from idpool.wire.model import is_public
+from idpool.wire.operations import OPERATIONS
+
+log = logging.getLogger("idpool.request")
+
+JSON_CONTENT_TYPE = b"application/x-amz-json-1.1"
+
+
+class RequestAuthenticator(Protocol):
+    """Returns the caller of a signed request, None when unsigned; raises on a bad signature."""
+
+    def __call__(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> Caller | None: ...
+
+
+class Throttle(Protocol):
+    def check(self, account_id: str, operation: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApiResponse:
+    status: int
+    body: bytes
+    request_id: str
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class ApiPipeline:
+    def __init__(
+        self,
+        service: IdentityPoolService,
+        checkers: Mapping[str, ConstraintChecker],
+        authenticate: RequestAuthenticator,
+        *,
+        default_account: str,
+        throttle: Throttle | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._service = service
+        self._checkers = checkers
+        self._authenticate = authenticate
+        self._default_account = default_account
+        self._throttle = throttle
+        self._metrics = metrics
+        self._clock = clock
+        self._public = {name: is_public(name) for name in OPERATIONS}
+
+    async def handle(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> ApiResponse:
+        started = self._clock()
+        request_id = str(uuid.uuid4())
+        operation = "-"
+        account = "-"
+        try:
+            operation = operation_from_target(headers.get("x-amz-target"))
+            caller = self._authenticate(method, path, query, headers, body)
+            if caller is None:
+                if not self._public[operation]:
+                    raise MissingAuthenticationTokenException("Missing Authentication Token")
+                caller = Caller(account_id=self._default_account)
+            account = caller.account_id
+            params = parse_body(body)
+            clauses = self._checkers[operation].check(params)
+            if clauses:
+                raise ValidationException(validation_message(clauses))
+            if self._throttle is not None:
+                self._throttle.check(caller.account_id, operation)
+            result = await OPERATIONS[operation](self._service, caller, params)
+            response = ApiResponse(200, encode_result(operation, result), request_id)
+        except ServiceError as error:
+            response = self._error(error, request_id)
+        except Exception:
+            log.exception("unexpected error in %s (request %s)", operation, request_id)
+            if self._metrics is not None:
+                self._metrics.store_errors.inc()
+            response = self._error(
+                InternalErrorException("An internal error occurred."), request_id
+            )
+        elapsed = self._clock() - started
+        if self._metrics is not None:
+            self._metrics.requests.labels(operation, response.error_code or "OK").inc()
+            self._metrics.latency.labels(operation).observe(elapsed)
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "operation": operation,
+                    "account": account,
+                    "status": response.status,
+                    "error": response.error_code,
+                    "latency_ms": round(elapsed * 1000, 3),
+                },
+            )
+        return response
+
+    @staticmethod
+    def _error(error: ServiceError, request_id: str) -> ApiResponse:
+        status, body = encode_error(error)
+        return ApiResponse(status, body, request_id, error.code, error.message)
+
+
+def serialization_error(request_id: str, message: str) -> ApiResponse:
+    status, body = encode_error(SerializationException(message))
+    return ApiResponse(status, body, request_id, SerializationException.code, message)
+
+
+Headers = list[tuple[bytes, bytes]]
+
+
+def response_headers(response: ApiResponse, extra: Headers) -> Headers:
+    headers: Headers = [
+        (b"content-type", JSON_CONTENT_TYPE),
+        (b"content-length", str(len(response.body)).encode()),
+        (b"x-amzn-requestid", response.request_id.encode()),
+    ]
+    if response.error_code is not None:
+        headers.append((b"x-amzn-errortype", f"{response.error_code}:".encode()))
+        if response.error_message is not None:
+            headers.append((b"x-amzn-errormessage", _header_safe(response.error_message).encode()))
+    headers.extend(extra)
+    return headers
+
+
+def _header_safe(text: str) -> str:
+    return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)[:1024]

@@ -1,0 +1,66 @@
+"""What every service module is given: the ports, the quotas and a transaction helper."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from idpool.domain.errors import InternalErrorException
+from idpool.domain.ports import (
+    Clock,
+    CredentialVendor,
+    IdSource,
+    LoginVerifier,
+    Store,
+    StoreConflict,
+    TokenSigner,
+    Transaction,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Quotas:
+    """AWS's default quotas; `None` disables a quota. All adjustable by configuration."""
+
+    pools_per_account_region: int | None = 1000
+    logins_per_identity: int | None = 20
+    rules_per_role_mapping: int | None = 25
+    tags_per_pool: int | None = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceDeps:
+    store: Store
+    clock: Clock
+    ids: IdSource
+    logins: LoginVerifier
+    default_region: str = "us-east-1"
+    signer: TokenSigner | None = None
+    vendor: CredentialVendor | None = None
+    quotas: Quotas = field(default_factory=Quotas)
+    credential_seconds: int = 3600
+
+
+async def in_transaction(
+    store: Store,
+    work: Callable[[Transaction], Awaitable[T]],
+    *,
+    readonly: bool = False,
+    attempts: int = 8,
+) -> T:
+    """Run `work` in a transaction, again from the start when it loses a race.
+
+    Races show up as StoreConflict (a unique key another request just took, a pool version
+    that moved, a serialization failure); re-running the whole decision against the new state
+    is what makes 64 concurrent GetId calls for one new login end with one identity.
+    """
+    for _ in range(attempts):
+        try:
+            async with store.transaction(readonly=readonly) as tx:
+                return await work(tx)
+        except StoreConflict:
+            continue
+    raise InternalErrorException("The request conflicted with concurrent changes; try again.")

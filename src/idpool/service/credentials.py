@@ -1,0 +1,59 @@
+"""GetCredentialsForIdentity: prove the identity, choose the role, vend credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from idpool.domain.errors import InternalErrorException
+from idpool.domain.ports import VendRequest
+from idpool.domain.records import Credentials
+from idpool.service.context import ServiceDeps
+from idpool.service.identities import IdentityService
+from idpool.service.roles import choose_role
+from idpool.service.tokens import (
+    OPEN_ID_TOKEN_SECONDS,
+    TokenService,
+    amr_for,
+    principal_tags_from_claims,
+)
+
+
+class CredentialService:
+    def __init__(
+        self, deps: ServiceDeps, identities: IdentityService, tokens: TokenService
+    ) -> None:
+        self._d = deps
+        self._identities = identities
+        self._tokens = tokens
+
+    async def get_credentials(
+        self,
+        identity_id: str,
+        logins: Mapping[str, str] | None,
+        custom_role_arn: str | None,
+    ) -> tuple[str, Credentials]:
+        vendor = self._d.vendor
+        if vendor is None:
+            raise InternalErrorException("Credential vending is not configured on this server.")
+        proof = await self._identities.prove_verified(identity_id, logins)
+        identity, pool = proof.identity, proof.pool
+        authenticated = identity.authenticated and bool(proof.logins)
+        role = choose_role(pool, authenticated, proof.logins, custom_role_arn)
+        tags = principal_tags_from_claims(pool, proof.logins)
+        token = None
+        if vendor.needs_token:
+            token = await self._tokens.sign(
+                pool, identity, amr_for(authenticated, proof.logins), OPEN_ID_TOKEN_SECONDS, tags
+            )
+        credentials = await vendor.vend(
+            VendRequest(
+                role_arn=role,
+                token=token,
+                identity=identity,
+                pool=pool,
+                principal_tags=tags,
+                authenticated=authenticated,
+                duration_seconds=self._d.credential_seconds,
+            )
+        )
+        return identity.identity_id, credentials

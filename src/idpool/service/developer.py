@@ -1,0 +1,213 @@
+"""Developer-authenticated identities: the developer token, lookup, merge and unlink.
+
+These calls are SigV4-signed by the app's backend, which AWS trusts fully: a developer user
+id is never verified, only checked against the pool's DeveloperProviderName.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from idpool.domain.errors import (
+    UNSUPPORTED_DEVELOPER_PROVIDER,
+    InvalidParameterException,
+    NotAuthorizedException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+    identity_not_found,
+)
+from idpool.domain.ports import Transaction
+from idpool.domain.records import Caller, Identity, Link, Pool, VerifiedLogin
+from idpool.service.context import ServiceDeps, in_transaction
+from idpool.service.logins import check_link_combination, link_logins, verify_logins
+from idpool.service.paging import decode_cursor, encode_token
+from idpool.service.pools import owned_pool
+from idpool.service.tokens import TokenService, amr_for
+
+DEFAULT_TOKEN_SECONDS = 900
+
+
+@dataclass(frozen=True, slots=True)
+class DeveloperLookup:
+    identity_id: str
+    developer_user_ids: tuple[str, ...]
+    next_token: str | None
+
+
+def _developer_login(pool: Pool, logins: Mapping[str, str]) -> tuple[VerifiedLogin, dict[str, str]]:
+    """Split the developer entry from public ones; exactly one developer entry is required."""
+    name = pool.developer_provider_name
+    if name is None or name not in logins:
+        raise NotAuthorizedException(UNSUPPORTED_DEVELOPER_PROVIDER)
+    user_id = logins[name]
+    login = VerifiedLogin(
+        provider=name, subject=user_id, claims={}, amr=f"{name}:{pool.pool_id}:{user_id}"
+    )
+    return login, {k: v for k, v in logins.items() if k != name}
+
+
+def _check_developer_provider(pool: Pool, provider: str) -> None:
+    if pool.developer_provider_name != provider:
+        raise NotAuthorizedException(UNSUPPORTED_DEVELOPER_PROVIDER)
+
+
+class DeveloperService:
+    def __init__(self, deps: ServiceDeps, tokens: TokenService) -> None:
+        self._d = deps
+        self._tokens = tokens
+
+    async def _pool(self, caller: Caller, pool_id: str) -> Pool:
+        async def work(tx: Transaction) -> Pool:
+            return owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+
+        return await in_transaction(self._d.store, work, readonly=True)
+
+    async def open_id_token(
+        self,
+        caller: Caller,
+        pool_id: str,
+        identity_id: str | None,
+        logins: Mapping[str, str],
+        principal_tags: Mapping[str, str] | None,
+        token_duration: int | None,
+    ) -> tuple[str, str]:
+        pool = await self._pool(caller, pool_id)
+        developer, others = _developer_login(pool, logins)
+        verified = [developer, *await verify_logins(self._d, pool, others, own_tokens=False)]
+
+        async def work(tx: Transaction) -> Identity:
+            current = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            presented = None
+            if identity_id is not None:
+                presented = await tx.get_identity(identity_id, for_update=True)
+                if presented is None or presented.pool_id != pool_id:
+                    raise identity_not_found(identity_id)
+            resolved = await link_logins(
+                self._d, tx, current, presented, verified, developer_call=True
+            )
+            return resolved.identity
+
+        identity = await in_transaction(self._d.store, work)
+        token = await self._tokens.sign(
+            pool,
+            identity,
+            amr_for(True, verified),
+            token_duration or DEFAULT_TOKEN_SECONDS,
+            principal_tags,
+        )
+        return identity.identity_id, token
+
+    async def lookup(
+        self,
+        caller: Caller,
+        pool_id: str,
+        identity_id: str | None,
+        developer_user_id: str | None,
+        max_results: int | None,
+        next_token: str | None,
+    ) -> DeveloperLookup:
+        if identity_id is None and developer_user_id is None:
+            raise InvalidParameterException(
+                "Either IdentityId or DeveloperUserIdentifier must be specified."
+            )
+        limit = max_results or 60
+
+        async def work(tx: Transaction) -> DeveloperLookup:
+            pool = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            target = identity_id
+            if developer_user_id is not None:
+                name = pool.developer_provider_name or ""
+                links = await tx.find_links(pool_id, [(name, developer_user_id)])
+                if not links:
+                    raise ResourceNotFoundException(
+                        f"Developer user identifier '{developer_user_id}' not found."
+                    )
+                if target is not None and links[0].identity_id != target:
+                    raise ResourceConflictException(
+                        "The developer user identifier is not linked to the given identity."
+                    )
+                target = links[0].identity_id
+            assert target is not None
+            identity = await tx.get_identity(target)
+            if identity is None or identity.pool_id != pool_id:
+                raise identity_not_found(target)
+            scope = f"developer:{caller.account_id}:{pool_id}:{target}"
+            after = decode_cursor(scope, next_token)
+            rows = await tx.developer_links(target, after, limit + 1)
+            page = rows[:limit]
+            token = encode_token(scope, page[-1].subject) if len(rows) > limit else None
+            return DeveloperLookup(target, tuple(ln.subject for ln in page), token)
+
+        return await in_transaction(self._d.store, work, readonly=True)
+
+    async def merge(
+        self,
+        caller: Caller,
+        pool_id: str,
+        provider: str,
+        source_user_id: str,
+        destination_user_id: str,
+    ) -> str:
+        """Move the source developer user (and its identity's logins) onto the destination's."""
+
+        async def work(tx: Transaction) -> str:
+            pool = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            _check_developer_provider(pool, provider)
+            source = await self._owner(tx, pool_id, provider, source_user_id)
+            destination = await self._owner(tx, pool_id, provider, destination_user_id)
+            if source.identity_id == destination.identity_id:
+                return destination.identity_id
+            links = await tx.links_of([source.identity_id, destination.identity_id])
+            try:
+                check_link_combination(pool, links, [], self._d.quotas.logins_per_identity)
+            except Exception as exc:
+                raise ResourceConflictException(str(exc)) from exc
+            now = self._d.clock.now()
+            await tx.move_links(source.identity_id, destination.identity_id)
+            await tx.update_identity(replace(source, disabled=True, modified_at=now))
+            await tx.update_identity(replace(destination, authenticated=True, modified_at=now))
+            await tx.record_event(
+                pool.account_id, pool_id, source.identity_id, "merged", destination.identity_id, now
+            )
+            return destination.identity_id
+
+        return await in_transaction(self._d.store, work)
+
+    async def _owner(self, tx: Transaction, pool_id: str, provider: str, user_id: str) -> Identity:
+        links = await tx.find_links(pool_id, [(provider, user_id)])
+        if not links:
+            raise ResourceNotFoundException(f"Developer user identifier '{user_id}' not found.")
+        identity = await tx.get_identity(links[0].identity_id, for_update=True)
+        if identity is None:
+            raise ResourceNotFoundException(f"Developer user identifier '{user_id}' not found.")
+        return identity
+
+    async def unlink(
+        self, caller: Caller, identity_id: str, pool_id: str, provider: str, user_id: str
+    ) -> None:
+        async def work(tx: Transaction) -> None:
+            pool = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            _check_developer_provider(pool, provider)
+            identity = await tx.get_identity(identity_id, for_update=True)
+            if identity is None or identity.pool_id != pool_id:
+                raise identity_not_found(identity_id)
+            links: list[Link] = await tx.find_links(pool_id, [(provider, user_id)])
+            if not links or links[0].identity_id != identity_id:
+                raise ResourceConflictException(
+                    "The developer user identifier is not linked to this identity."
+                )
+            await tx.delete_link(pool_id, provider, user_id)
+            remaining = await tx.links_of([identity_id])
+            now = self._d.clock.now()
+            await tx.update_identity(replace(identity, modified_at=now, disabled=not remaining))
+            await tx.record_event(
+                pool.account_id,
+                pool_id,
+                identity_id,
+                "unlinked" if remaining else "disabled",
+                provider,
+                now,
+            )
+
+        await in_transaction(self._d.store, work)

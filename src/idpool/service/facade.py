@@ -1,0 +1,22 @@
+"""All service operations behind one object, built once by app.py and handed to the wire layer."""
+
+from __future__ import annotations
+
+from idpool.service.context import ServiceDeps
+from idpool.service.credentials import CredentialService
+from idpool.service.developer import DeveloperService
+from idpool.service.identities import IdentityService
+from idpool.service.pools import PoolService
+from idpool.service.roles import RoleService
+from idpool.service.tokens import TokenService
+
+
+class IdentityPoolService:
+    def __init__(self, deps: ServiceDeps) -> None:
+        self.deps = deps
+        self.pools = PoolService(deps)
+        self.identities = IdentityService(deps)
+        self.roles = RoleService(deps)
+        self.tokens = TokenService(deps, self.identities)
+        self.credentials = CredentialService(deps, self.identities, self.tokens)
+        self.developer = DeveloperService(deps, self.tokens)

@@ -1,0 +1,229 @@
+"""Identities: GetId, DescribeIdentity, ListIdentities, DeleteIdentities, UnlinkIdentity."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from idpool.domain.errors import (
+    LOGINS_DONT_MATCH,
+    UNAUTH_NOT_SUPPORTED,
+    InvalidParameterException,
+    NotAuthorizedException,
+    ResourceConflictException,
+    identity_forbidden,
+    identity_not_found,
+    pool_not_found,
+)
+from idpool.domain.ids import region_of
+from idpool.domain.ports import Transaction
+from idpool.domain.records import Caller, Identity, IdentityView, Page, Pool, VerifiedLogin
+from idpool.service.context import ServiceDeps, in_transaction
+from idpool.service.logins import OWN_TOKEN_KEY, link_logins, verify_logins
+from idpool.service.paging import decode_keyset, encode_token
+from idpool.service.pools import owned_pool
+
+
+async def public_pool(tx: Transaction, pool_id: str, account_id: str | None = None) -> Pool:
+    """The pool of an unsigned call: found by its globally unique id, in the id's region."""
+    pool = await tx.get_pool(pool_id)
+    if pool is None or pool.region != region_of(pool_id):
+        raise pool_not_found(pool_id)
+    if account_id is not None and pool.account_id != account_id:
+        raise pool_not_found(pool_id)
+    return pool
+
+
+async def identity_and_pool(tx: Transaction, identity_id: str) -> tuple[Identity, Pool]:
+    identity = await tx.get_identity(identity_id, for_update=True)
+    if identity is None:
+        raise identity_not_found(identity_id)
+    pool = await tx.get_pool(identity.pool_id)
+    if pool is None:
+        raise identity_not_found(identity_id)
+    return identity, pool
+
+
+async def _pool_for_identity(deps: ServiceDeps, identity_id: str) -> Pool:
+    async def work(tx: Transaction) -> Pool:
+        return (await identity_and_pool(tx, identity_id))[1]
+
+    return await in_transaction(deps.store, work, readonly=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Proof:
+    identity: Identity
+    pool: Pool
+    logins: tuple[VerifiedLogin, ...]
+
+
+class IdentityService:
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._d = deps
+
+    async def get_id(
+        self, pool_id: str, logins: Mapping[str, str] | None, account_id: str | None = None
+    ) -> Identity:
+        """Guests get a new identity on every call; a login always yields the same identity.
+
+        Tokens are verified before the transaction (verification may call a provider over
+        the network, which must never happen while rows are locked).
+        """
+
+        async def read_pool(tx: Transaction) -> Pool:
+            return await public_pool(tx, pool_id, account_id)
+
+        pool = await in_transaction(self._d.store, read_pool, readonly=True)
+        verified = await verify_logins(self._d, pool, logins, own_tokens=False)
+        if not verified and not pool.allow_unauthenticated:
+            raise NotAuthorizedException(UNAUTH_NOT_SUPPORTED)
+
+        async def work(tx: Transaction) -> Identity:
+            current = await public_pool(tx, pool_id, account_id)
+            if not verified and not current.allow_unauthenticated:
+                raise NotAuthorizedException(UNAUTH_NOT_SUPPORTED)
+            return (await link_logins(self._d, tx, current, None, verified)).identity
+
+        return await in_transaction(self._d.store, work)
+
+    async def prove_verified(self, identity_id: str, logins: Mapping[str, str] | None) -> Proof:
+        """The identity a GetOpenIdToken / GetCredentialsForIdentity call may act as.
+
+        A guest needs no logins (while the pool allows guests); an authenticated identity
+        needs a valid login linked to it; logins owned by another identity answer with that
+        identity (merging a named guest into it), as AWS does.
+        """
+        pool = await _pool_for_identity(self._d, identity_id)
+        verified = await verify_logins(self._d, pool, logins, own_tokens=True)
+
+        async def work(tx: Transaction) -> tuple[Identity, Pool]:
+            identity, current = await identity_and_pool(tx, identity_id)
+            if not verified:
+                if identity.disabled or identity.authenticated:
+                    raise identity_forbidden(identity_id)
+                if not current.allow_unauthenticated:
+                    raise NotAuthorizedException(UNAUTH_NOT_SUPPORTED)
+                return identity, current
+            resolved = await link_logins(self._d, tx, current, identity, verified)
+            return resolved.identity, current
+
+        identity, current = await in_transaction(self._d.store, work)
+        return Proof(identity, current, tuple(verified))
+
+    async def describe(self, caller: Caller, identity_id: str) -> IdentityView:
+        async def work(tx: Transaction) -> IdentityView:
+            identity = await tx.get_identity(identity_id)
+            if identity is None or identity.account_id != caller.account_id:
+                raise identity_not_found(identity_id)
+            return (await _views(tx, [identity]))[0]
+
+        return await in_transaction(self._d.store, work, readonly=True)
+
+    async def list(
+        self,
+        caller: Caller,
+        pool_id: str,
+        max_results: int,
+        next_token: str | None,
+        hide_disabled: bool,
+    ) -> Page[IdentityView]:
+        scope = f"identities:{caller.account_id}:{pool_id}:{hide_disabled}"
+        after = decode_keyset(scope, next_token)
+
+        async def work(tx: Transaction) -> tuple[list[IdentityView], bool]:
+            owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            rows = await tx.list_identities(pool_id, after, max_results + 1, hide_disabled)
+            return await _views(tx, rows[:max_results]), len(rows) > max_results
+
+        views, more = await in_transaction(self._d.store, work, readonly=True)
+        token = None
+        if more:
+            last = views[-1].identity
+            token = encode_token(scope, (last.created_at, last.identity_id))
+        return Page(tuple(views), token)
+
+    async def delete(self, caller: Caller, identity_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """Delete what the caller owns; other accounts' ids come back as AccessDenied.
+
+        Ids that do not exist count as deleted (the call is idempotent).
+        """
+
+        async def work(tx: Transaction) -> list[tuple[str, str]]:
+            unprocessed: list[tuple[str, str]] = []
+            now = self._d.clock.now()
+            for identity_id in dict.fromkeys(identity_ids):
+                identity = await tx.get_identity(identity_id, for_update=True)
+                if identity is None:
+                    continue
+                if identity.account_id != caller.account_id:
+                    unprocessed.append((identity_id, "AccessDenied"))
+                    continue
+                await tx.delete_identity(identity_id)
+                await tx.record_event(
+                    identity.account_id, identity.pool_id, identity_id, "deleted", "", now
+                )
+            return unprocessed
+
+        return await in_transaction(self._d.store, work)
+
+    async def unlink(
+        self, identity_id: str, logins: Mapping[str, str], logins_to_remove: Sequence[str]
+    ) -> None:
+        """Remove public logins; the caller proves control with a login linked to the identity."""
+        pool = await _pool_for_identity(self._d, identity_id)
+        verified = await verify_logins(self._d, pool, logins, own_tokens=True)
+
+        async def work(tx: Transaction) -> None:
+            identity, current = await identity_and_pool(tx, identity_id)
+            if identity.disabled:
+                raise identity_forbidden(identity_id)
+            links = await tx.links_of([identity_id])
+            mine = {(ln.provider, ln.subject) for ln in links}
+            proven = any(
+                (v.provider, v.subject) in mine
+                or (v.provider == OWN_TOKEN_KEY and v.subject == identity_id)
+                for v in verified
+            )
+            if not proven:
+                raise NotAuthorizedException(LOGINS_DONT_MATCH)
+            now = self._d.clock.now()
+            remaining = list(links)
+            for provider in dict.fromkeys(logins_to_remove):
+                if provider == current.developer_provider_name:
+                    raise InvalidParameterException(
+                        "Developer user identifiers are removed with UnlinkDeveloperIdentity."
+                    )
+                matching = [ln for ln in remaining if ln.provider == provider]
+                if not matching:
+                    raise ResourceConflictException(
+                        f"The login provider '{provider}' is not linked to this identity."
+                    )
+                for link in matching:
+                    await tx.delete_link(link.pool_id, link.provider, link.subject)
+                    remaining.remove(link)
+            updated = replace(identity, modified_at=now, disabled=not remaining)
+            await tx.update_identity(updated)
+            await tx.record_event(
+                identity.account_id,
+                identity.pool_id,
+                identity_id,
+                "unlinked" if remaining else "disabled",
+                ",".join(logins_to_remove),
+                now,
+            )
+
+        await in_transaction(self._d.store, work)
+
+
+async def _views(tx: Transaction, identities: Sequence[Identity]) -> list[IdentityView]:
+    links = await tx.links_of([i.identity_id for i in identities])
+    by_identity: dict[str, list[str]] = {}
+    for link in links:
+        providers = by_identity.setdefault(link.identity_id, [])
+        if link.provider not in providers:
+            providers.append(link.provider)
+    return [
+        IdentityView(identity, tuple(by_identity.get(identity.identity_id, ())))
+        for identity in identities
+    ]

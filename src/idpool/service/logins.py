@@ -1,0 +1,223 @@
+"""The Logins map: which keys a pool accepts, verification, and linking/merging identities.
+
+GetId, GetOpenIdToken, GetCredentialsForIdentity and the developer token operation all end
+in `link_logins`, so the linking and merging rules live here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from idpool.domain.errors import (
+    LOGINS_DONT_MATCH,
+    DeveloperUserAlreadyRegisteredException,
+    LimitExceededException,
+    NotAuthorizedException,
+    ResourceConflictException,
+    identity_forbidden,
+)
+from idpool.domain.ports import Transaction
+from idpool.domain.records import Identity, Link, Pool, VerifiedLogin
+from idpool.service.context import ServiceDeps
+
+OWN_TOKEN_KEY = "cognito-identity.amazonaws.com"
+
+
+def oidc_key(arn: str) -> str:
+    """The Logins key of an IAM OIDC provider ARN: the issuer host and path after the slash."""
+    return arn.split(":oidc-provider/", 1)[-1]
+
+
+def accepted_login_keys(pool: Pool) -> set[str]:
+    keys = set(pool.supported_login_providers)
+    keys.update(p.provider_name for p in pool.cognito_identity_providers)
+    keys.update(oidc_key(arn) for arn in pool.open_id_connect_provider_arns)
+    keys.update(pool.saml_provider_arns)
+    return keys
+
+
+async def verify_logins(
+    deps: ServiceDeps, pool: Pool, logins: Mapping[str, str] | None, *, own_tokens: bool
+) -> list[VerifiedLogin]:
+    """Verify every entry; one failure fails the call (as AWS does).
+
+    The developer provider is refused here: developer user ids only arrive through the
+    SigV4-signed developer operation, never in public calls.
+    """
+    if not logins:
+        return []
+    accepted = accepted_login_keys(pool)
+    verified: list[VerifiedLogin] = []
+    for key, token in logins.items():
+        if key == OWN_TOKEN_KEY:
+            if not own_tokens:
+                raise NotAuthorizedException(LOGINS_DONT_MATCH)
+        elif key not in accepted:
+            raise NotAuthorizedException(LOGINS_DONT_MATCH)
+        verified.append(await deps.logins.verify(pool, key, token))
+    return verified
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    identity: Identity
+    created: bool
+    merged: tuple[str, ...]
+    linked: tuple[VerifiedLogin, ...]
+
+
+def _key(login: VerifiedLogin) -> tuple[str, str]:
+    return login.provider, login.subject
+
+
+def _is_developer(login: VerifiedLogin, pool: Pool) -> bool:
+    return login.provider == pool.developer_provider_name
+
+
+async def link_logins(
+    deps: ServiceDeps,
+    tx: Transaction,
+    pool: Pool,
+    presented: Identity | None,
+    logins: Sequence[VerifiedLogin],
+    *,
+    developer_call: bool = False,
+) -> Resolution:
+    """Find or create the identity these logins prove, linking new logins and merging owners.
+
+    Rules (reference §3.4-3.6, choices documented in docs/compatibility.md):
+    - the identity that already owns a presented login wins; when the caller named an
+      identity that owns one of the logins, that identity wins;
+    - other identities proven by the logins are merged into the winner (their links move,
+      they become disabled); a named guest identity is merged into the winner too;
+    - an authenticated identity named without any of its logins is refused;
+    - one login per public provider per identity, at most `logins_per_identity` links.
+    """
+    now = deps.clock.now()
+    own_ids = [lg.subject for lg in logins if lg.provider == OWN_TOKEN_KEY]
+    real = [lg for lg in logins if lg.provider != OWN_TOKEN_KEY]
+    found = await tx.find_links(pool.pool_id, [_key(lg) for lg in real])
+    owner_of = {(ln.provider, ln.subject): ln.identity_id for ln in found}
+
+    # Owners in request order (own tokens name their identity directly).
+    owners: list[str] = []
+    for login in logins:
+        owner = login.subject if login.provider == OWN_TOKEN_KEY else owner_of.get(_key(login))
+        if owner is not None and owner not in owners:
+            owners.append(owner)
+
+    if presented is not None and developer_call:
+        for login in real:
+            owner = owner_of.get(_key(login))
+            if _is_developer(login, pool) and owner is not None and owner != presented.identity_id:
+                raise DeveloperUserAlreadyRegisteredException(
+                    "The developer user identifier is already registered with Cognito."
+                )
+
+    survivor: Identity | None
+    created = False
+    if presented is not None and presented.identity_id in owners:
+        survivor = presented
+    elif owners:
+        survivor = await tx.get_identity(owners[0], for_update=True)
+        if survivor is None or survivor.pool_id != pool.pool_id:
+            raise NotAuthorizedException(LOGINS_DONT_MATCH)
+    elif presented is not None:
+        if presented.disabled:
+            raise identity_forbidden(presented.identity_id)
+        if presented.authenticated:
+            raise NotAuthorizedException(LOGINS_DONT_MATCH)
+        survivor = presented
+    else:
+        survivor = Identity(
+            identity_id=f"{pool.region}:{deps.ids.uuid()}",
+            pool_id=pool.pool_id,
+            account_id=pool.account_id,
+            created_at=now,
+            modified_at=now,
+            authenticated=bool(real),
+            disabled=False,
+        )
+        created = True
+
+    losers = [o for o in owners if o != survivor.identity_id and o not in own_ids]
+    if (
+        presented is not None
+        and presented.identity_id != survivor.identity_id
+        and not presented.authenticated
+        and not presented.disabled
+    ):
+        losers.append(presented.identity_id)
+    if own_ids and any(i != survivor.identity_id for i in own_ids):
+        # A token of ours proves one identity only; it never merges another one away.
+        raise NotAuthorizedException(LOGINS_DONT_MATCH)
+
+    existing = [] if created else await tx.links_of([survivor.identity_id, *losers])
+    new = [lg for lg in real if _key(lg) not in owner_of]
+    check_link_combination(pool, existing, new, deps.quotas.logins_per_identity)
+
+    if created:
+        await tx.insert_identity(survivor)
+    for loser_id in losers:
+        loser = await tx.get_identity(loser_id, for_update=True)
+        if loser is None:
+            continue
+        await tx.move_links(loser_id, survivor.identity_id)
+        await tx.update_identity(replace(loser, disabled=True, modified_at=now))
+        await tx.record_event(
+            pool.account_id, pool.pool_id, loser_id, "merged", survivor.identity_id, now
+        )
+    for login in new:
+        await tx.insert_link(
+            Link(
+                pool_id=pool.pool_id,
+                identity_id=survivor.identity_id,
+                provider=login.provider,
+                subject=login.subject,
+                developer=_is_developer(login, pool),
+                created_at=now,
+            )
+        )
+    if created:
+        await tx.record_event(
+            pool.account_id,
+            pool.pool_id,
+            survivor.identity_id,
+            "created",
+            "authenticated" if real else "unauthenticated",
+            now,
+        )
+    elif new or losers:
+        survivor = replace(survivor, authenticated=True, modified_at=now)
+        await tx.update_identity(survivor)
+        if new:
+            await tx.record_event(
+                pool.account_id,
+                pool.pool_id,
+                survivor.identity_id,
+                "linked",
+                ",".join(sorted({lg.provider for lg in new})),
+                now,
+            )
+    return Resolution(survivor, created, tuple(losers), tuple(new))
+
+
+def check_link_combination(
+    pool: Pool, existing: Sequence[Link], new: Sequence[VerifiedLogin], limit: int | None
+) -> None:
+    """One user per public provider, and no more links than the quota allows."""
+    subjects: dict[str, str] = {}
+    for provider, subject, developer in [
+        *((ln.provider, ln.subject, ln.developer) for ln in existing),
+        *((lg.provider, lg.subject, _is_developer(lg, pool)) for lg in new),
+    ]:
+        if developer:
+            continue
+        seen = subjects.setdefault(provider, subject)
+        if seen != subject:
+            raise ResourceConflictException(
+                f"A different {provider} login is already linked to this identity."
+            )
+    if limit is not None and len(existing) + len(new) > limit:
+        raise LimitExceededException(f"An identity can have at most {limit} linked logins.")

@@ -1,0 +1,307 @@
+"""Identity pools: create, describe, update, delete, list; tags; principal-tag maps.
+
+Every admin call names the caller's account; a pool of another account answers exactly as a
+missing one does, so pool ids cannot be probed across accounts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from idpool.domain.errors import (
+    InvalidParameterException,
+    LimitExceededException,
+    ResourceNotFoundException,
+    pool_not_found,
+)
+from idpool.domain.ids import is_region, parse_pool_arn, pool_arn, region_of
+from idpool.domain.ports import Transaction
+from idpool.domain.records import Caller, CognitoProvider, Page, Pool, PrincipalTagMap
+from idpool.service.context import ServiceDeps, in_transaction
+from idpool.service.paging import decode_keyset, encode_token
+
+PUBLIC_PROVIDERS = frozenset(
+    {
+        "graph.facebook.com",
+        "accounts.google.com",
+        "www.amazon.com",
+        "api.twitter.com",
+        "www.digits.com",
+        "appleid.apple.com",
+    }
+)
+_USER_POOL_PROVIDER = re.compile(
+    r"cognito-idp\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/[\w-]+_[0-9a-zA-Z]+"
+)
+_OIDC_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:oidc-provider/[^\s]+")
+_SAML_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:saml-provider/[\w+=,.@-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSpec:
+    """The configurable part of a pool, as CreateIdentityPool and UpdateIdentityPool take it."""
+
+    name: str
+    allow_unauthenticated: bool
+    allow_classic_flow: bool | None = None
+    supported_login_providers: Mapping[str, str] | None = None
+    developer_provider_name: str | None = None
+    open_id_connect_provider_arns: Sequence[str] | None = None
+    cognito_identity_providers: Sequence[CognitoProvider] | None = None
+    saml_provider_arns: Sequence[str] | None = None
+    tags: Mapping[str, str] | None = None
+
+
+def check_tags(tags: Mapping[str, str], limit: int | None) -> None:
+    if limit is not None and len(tags) > limit:
+        raise InvalidParameterException(f"An identity pool can have at most {limit} tags.")
+    for key in tags:
+        if key.lower().startswith("aws:"):
+            raise InvalidParameterException(
+                f"Tag key '{key}' is invalid: keys beginning with 'aws:' are reserved."
+            )
+
+
+def _check_spec(spec: PoolSpec) -> None:
+    for key in spec.supported_login_providers or {}:
+        if key not in PUBLIC_PROVIDERS:
+            raise InvalidParameterException(f"{key} is not a supported login provider.")
+    for provider in spec.cognito_identity_providers or ():
+        if not provider.provider_name or not _USER_POOL_PROVIDER.fullmatch(provider.provider_name):
+            raise InvalidParameterException("Invalid Cognito Identity Provider")
+    for arn in spec.open_id_connect_provider_arns or ():
+        if not _OIDC_ARN.fullmatch(arn):
+            raise InvalidParameterException(f"Invalid OpenIdConnectProviderARN: {arn}")
+    for arn in spec.saml_provider_arns or ():
+        if not _SAML_ARN.fullmatch(arn):
+            raise InvalidParameterException(f"Invalid SamlProviderARN: {arn}")
+    if len(set(spec.open_id_connect_provider_arns or ())) != len(
+        spec.open_id_connect_provider_arns or ()
+    ):
+        raise InvalidParameterException("OpenIdConnectProviderARNs contains duplicates.")
+
+
+def owned_pool(pool: Pool | None, caller: Caller, pool_id: str) -> Pool:
+    """The pool when the caller's account owns it; otherwise the same 'not found' as missing."""
+    if pool is None or pool.account_id != caller.account_id:
+        raise pool_not_found(pool_id)
+    return pool
+
+
+def configured_provider_names(pool: Pool) -> set[str]:
+    """Provider names usable as principal-tag-map and login keys of this pool."""
+    names = set(pool.supported_login_providers)
+    names.update(p.provider_name for p in pool.cognito_identity_providers)
+    names.update(pool.open_id_connect_provider_arns)
+    names.update(pool.saml_provider_arns)
+    return names
+
+
+class PoolService:
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._d = deps
+
+    def _region(self, caller: Caller) -> str:
+        region = caller.region or self._d.default_region
+        return region if is_region(region) else self._d.default_region
+
+    def _new_pool(self, caller: Caller, spec: PoolSpec, pool_id: str) -> Pool:
+        _check_spec(spec)
+        check_tags(spec.tags or {}, self._d.quotas.tags_per_pool)
+        return Pool(
+            pool_id=pool_id,
+            account_id=caller.account_id,
+            region=region_of(pool_id),
+            name=spec.name,
+            allow_unauthenticated=spec.allow_unauthenticated,
+            allow_classic_flow=spec.allow_classic_flow,
+            supported_login_providers=dict(spec.supported_login_providers or {}),
+            developer_provider_name=spec.developer_provider_name,
+            open_id_connect_provider_arns=tuple(spec.open_id_connect_provider_arns or ()),
+            cognito_identity_providers=tuple(spec.cognito_identity_providers or ()),
+            saml_provider_arns=tuple(spec.saml_provider_arns or ()),
+            tags=dict(spec.tags or {}),
+            created_at=self._d.clock.now(),
+            version=1,
+        )
+
+    async def create(self, caller: Caller, spec: PoolSpec) -> Pool:
+        region = self._region(caller)
+        pool = self._new_pool(caller, spec, f"{region}:{self._d.ids.uuid()}")
+        limit = self._d.quotas.pools_per_account_region
+
+        async def work(tx: Transaction) -> Pool:
+            if limit is not None and await tx.count_pools(caller.account_id, region) >= limit:
+                raise LimitExceededException(
+                    f"The maximum number of identity pools ({limit}) for this account "
+                    "in this region has been reached."
+                )
+            await tx.insert_pool(pool)
+            return pool
+
+        return await in_transaction(self._d.store, work)
+
+    async def create_with_id(self, caller: Caller, spec: PoolSpec, pool_id: str) -> Pool:
+        """Create a pool with a chosen id (seed files), or return it unchanged if it exists."""
+        pool = self._new_pool(caller, spec, pool_id)
+
+        async def work(tx: Transaction) -> Pool:
+            existing = await tx.get_pool(pool_id)
+            if existing is not None:
+                return existing
+            await tx.insert_pool(pool)
+            return pool
+
+        return await in_transaction(self._d.store, work)
+
+    async def describe(self, caller: Caller, pool_id: str) -> Pool:
+        async def work(tx: Transaction) -> Pool:
+            return owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+
+        return await in_transaction(self._d.store, work, readonly=True)
+
+    async def update(self, caller: Caller, pool_id: str, spec: PoolSpec) -> Pool:
+        """Replace the pool's configuration, with AWS's two exceptions.
+
+        An omitted DeveloperProviderName keeps the stored one (it cannot change once set),
+        and omitted IdentityPoolTags keep the stored tags (tags are managed by TagResource).
+        """
+        _check_spec(spec)
+        if spec.tags is not None:
+            check_tags(spec.tags, self._d.quotas.tags_per_pool)
+
+        async def work(tx: Transaction) -> Pool:
+            pool = owned_pool(await tx.get_pool(pool_id, for_update=True), caller, pool_id)
+            developer = pool.developer_provider_name
+            if spec.developer_provider_name is not None:
+                if developer is not None and spec.developer_provider_name != developer:
+                    raise InvalidParameterException(
+                        "The developer provider name of an identity pool cannot be changed "
+                        "once it is set."
+                    )
+                developer = spec.developer_provider_name
+            updated = replace(
+                pool,
+                name=spec.name,
+                allow_unauthenticated=spec.allow_unauthenticated,
+                allow_classic_flow=spec.allow_classic_flow,
+                supported_login_providers=dict(spec.supported_login_providers or {}),
+                developer_provider_name=developer,
+                open_id_connect_provider_arns=tuple(spec.open_id_connect_provider_arns or ()),
+                cognito_identity_providers=tuple(spec.cognito_identity_providers or ()),
+                saml_provider_arns=tuple(spec.saml_provider_arns or ()),
+                tags=dict(spec.tags) if spec.tags is not None else pool.tags,
+                version=pool.version + 1,
+            )
+            await tx.update_pool(updated)
+            return updated
+
+        return await in_transaction(self._d.store, work)
+
+    async def delete(self, caller: Caller, pool_id: str) -> None:
+        async def work(tx: Transaction) -> None:
+            owned_pool(await tx.get_pool(pool_id, for_update=True), caller, pool_id)
+            await tx.delete_pool(pool_id)
+
+        await in_transaction(self._d.store, work)
+
+    async def list(self, caller: Caller, max_results: int, next_token: str | None) -> Page[Pool]:
+        region = self._region(caller)
+        scope = f"pools:{caller.account_id}:{region}"
+        after = decode_keyset(scope, next_token)
+
+        async def work(tx: Transaction) -> list[Pool]:
+            return await tx.list_pools(caller.account_id, region, after, max_results + 1)
+
+        rows = await in_transaction(self._d.store, work, readonly=True)
+        page = rows[:max_results]
+        token = None
+        if len(rows) > max_results:
+            last = page[-1]
+            token = encode_token(scope, (last.created_at, last.pool_id))
+        return Page(tuple(page), token)
+
+    # tags --------------------------------------------------------------------------------
+
+    def _pool_id_from_arn(self, caller: Caller, arn: str) -> str:
+        parsed = parse_pool_arn(arn)
+        if parsed is None:
+            raise InvalidParameterException(f"Invalid resource ARN: {arn}")
+        region, account, pool_id = parsed
+        if account != caller.account_id or region_of(pool_id) != region:
+            raise ResourceNotFoundException(f"Resource '{arn}' not found.")
+        return pool_id
+
+    async def _owned_by_arn(self, tx: Transaction, caller: Caller, arn: str) -> Pool:
+        pool_id = self._pool_id_from_arn(caller, arn)
+        pool = await tx.get_pool(pool_id, for_update=True)
+        if pool is None or pool.account_id != caller.account_id:
+            raise ResourceNotFoundException(f"Resource '{arn}' not found.")
+        return pool
+
+    async def tag(self, caller: Caller, arn: str, tags: Mapping[str, str]) -> None:
+        async def work(tx: Transaction) -> None:
+            pool = await self._owned_by_arn(tx, caller, arn)
+            merged = {**pool.tags, **tags}
+            check_tags(merged, self._d.quotas.tags_per_pool)
+            await tx.update_pool(replace(pool, tags=merged, version=pool.version + 1))
+
+        await in_transaction(self._d.store, work)
+
+    async def untag(self, caller: Caller, arn: str, keys: Sequence[str]) -> None:
+        async def work(tx: Transaction) -> None:
+            pool = await self._owned_by_arn(tx, caller, arn)
+            remaining = {k: v for k, v in pool.tags.items() if k not in set(keys)}
+            await tx.update_pool(replace(pool, tags=remaining, version=pool.version + 1))
+
+        await in_transaction(self._d.store, work)
+
+    async def list_tags(self, caller: Caller, arn: str) -> Mapping[str, str]:
+        async def work(tx: Transaction) -> Mapping[str, str]:
+            return (await self._owned_by_arn(tx, caller, arn)).tags
+
+        return await in_transaction(self._d.store, work, readonly=True)
+
+    @staticmethod
+    def arn_of(pool: Pool) -> str:
+        return pool_arn(pool.region, pool.account_id, pool.pool_id)
+
+    # principal tag maps --------------------------------------------------------------------
+
+    async def set_principal_tags(
+        self,
+        caller: Caller,
+        pool_id: str,
+        provider: str,
+        use_defaults: bool | None,
+        tags: Mapping[str, str] | None,
+    ) -> PrincipalTagMap:
+        async def work(tx: Transaction) -> PrincipalTagMap:
+            pool = owned_pool(await tx.get_pool(pool_id, for_update=True), caller, pool_id)
+            if provider not in configured_provider_names(pool):
+                raise InvalidParameterException(
+                    f"{provider} is not a configured provider of this identity pool."
+                )
+            entry = PrincipalTagMap(use_defaults, dict(tags or {}))
+            maps = {**pool.principal_tag_maps, provider: entry}
+            await tx.update_pool(replace(pool, principal_tag_maps=maps, version=pool.version + 1))
+            return entry
+
+        return await in_transaction(self._d.store, work)
+
+    async def get_principal_tags(
+        self, caller: Caller, pool_id: str, provider: str
+    ) -> PrincipalTagMap:
+        """The stored map; a configured provider never set has no tags and UseDefaults false."""
+
+        async def work(tx: Transaction) -> PrincipalTagMap:
+            pool = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            if provider not in configured_provider_names(pool):
+                raise ResourceNotFoundException(
+                    f"Provider '{provider}' is not configured for IdentityPool '{pool_id}'."
+                )
+            return pool.principal_tag_maps.get(provider) or PrincipalTagMap(False, {})
+
+        return await in_transaction(self._d.store, work, readonly=True)

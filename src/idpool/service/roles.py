@@ -1,0 +1,233 @@
+"""Roles: Set/GetIdentityPoolRoles checks and the pure role-selection rules of the enhanced flow.
+
+The evaluator is a pure function of the pool, the verified logins and CustomRoleArn so that
+every mapping case of the reference (§6.2) can be tested without a server.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from idpool.domain.errors import (
+    INVALID_POOL_CONFIG,
+    InvalidIdentityPoolConfigurationException,
+    InvalidParameterException,
+    NotAuthorizedException,
+)
+from idpool.domain.ports import Transaction
+from idpool.domain.records import Caller, MappingRule, Pool, RoleMapping, VerifiedLogin
+from idpool.service.context import ServiceDeps, in_transaction
+from idpool.service.logins import oidc_key
+from idpool.service.pools import owned_pool
+
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
+SAML_ROLE_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/Role"
+
+
+def valid_mapping_keys(pool: Pool) -> set[str]:
+    """RoleMappings keys AWS accepts for this pool (reference §6.1)."""
+    keys = set(pool.supported_login_providers)
+    keys.update(
+        f"{p.provider_name}:{p.client_id}" for p in pool.cognito_identity_providers if p.client_id
+    )
+    keys.update(pool.open_id_connect_provider_arns)
+    keys.update(pool.saml_provider_arns)
+    return keys
+
+
+def check_roles(
+    pool: Pool, roles: Mapping[str, str], mappings: Mapping[str, RoleMapping], max_rules: int | None
+) -> None:
+    for arn in roles.values():
+        if not ROLE_ARN.fullmatch(arn):
+            raise InvalidParameterException(f"Invalid role ARN: {arn}")
+    allowed = valid_mapping_keys(pool)
+    for key, mapping in mappings.items():
+        if key not in allowed:
+            raise InvalidParameterException(
+                f"{key} is not a valid RoleMapping ProviderName or is not a configured provider."
+            )
+        if mapping.ambiguous_role_resolution is None:
+            raise InvalidParameterException(
+                f"AmbiguousRoleResolution must be specified for the role mapping of {key}."
+            )
+        if mapping.type == "Token" and mapping.rules is not None:
+            raise InvalidParameterException(
+                f"RulesConfiguration can only be specified for Rules type role mappings ({key})."
+            )
+        if mapping.type == "Rules":
+            if not mapping.rules:
+                raise InvalidParameterException(
+                    f"RulesConfiguration is required for Rules type role mappings ({key})."
+                )
+            if max_rules is not None and len(mapping.rules) > max_rules:
+                raise InvalidParameterException(
+                    f"A role mapping can have at most {max_rules} rules ({key})."
+                )
+            for rule in mapping.rules:
+                if not ROLE_ARN.fullmatch(rule.role_arn):
+                    raise InvalidParameterException(f"Invalid role ARN: {rule.role_arn}")
+
+
+class RoleService:
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._d = deps
+
+    async def set_roles(
+        self,
+        caller: Caller,
+        pool_id: str,
+        roles: Mapping[str, str],
+        mappings: Mapping[str, RoleMapping] | None,
+    ) -> None:
+        """Replace roles and role mappings; omitted RoleMappings clears the stored ones."""
+
+        async def work(tx: Transaction) -> None:
+            pool = owned_pool(await tx.get_pool(pool_id, for_update=True), caller, pool_id)
+            check_roles(pool, roles, mappings or {}, self._d.quotas.rules_per_role_mapping)
+            await tx.update_pool(
+                replace(
+                    pool,
+                    roles=dict(roles),
+                    role_mappings=dict(mappings or {}),
+                    version=pool.version + 1,
+                )
+            )
+
+        await in_transaction(self._d.store, work)
+
+    async def get_roles(self, caller: Caller, pool_id: str) -> Pool:
+        async def work(tx: Transaction) -> Pool:
+            return owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+
+        return await in_transaction(self._d.store, work, readonly=True)
+
+
+# --- role selection ---------------------------------------------------------------------------
+
+
+def mapping_key(pool: Pool, login: VerifiedLogin) -> str:
+    """The RoleMappings key that applies to a login."""
+    if login.mapping_key:
+        return login.mapping_key
+    if login.provider.startswith("cognito-idp."):
+        aud = login.claims.get("aud")
+        return f"{login.provider}:{aud}" if isinstance(aud, str) else login.provider
+    for arn in pool.open_id_connect_provider_arns:
+        if oidc_key(arn) == login.provider:
+            return arn
+    return login.provider
+
+
+def _claim_values(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(item)
+        else:
+            out.append(orjson.dumps(item).decode())
+    return out
+
+
+def rule_matches(rule: MappingRule, claims: Mapping[str, Any]) -> bool:
+    """One rule against one token's claims; a missing claim never matches (NotEqual included)."""
+    if rule.claim not in claims:
+        return False
+    values = _claim_values(claims[rule.claim])
+    if not values:
+        return False
+    match rule.match_type:
+        case "Equals":
+            return any(v == rule.value for v in values)
+        case "NotEqual":
+            return all(v != rule.value for v in values)
+        case "StartsWith":
+            return any(v.startswith(rule.value) for v in values)
+        case "Contains":
+            return any(rule.value in v for v in values)
+    return False
+
+
+def _token_roles(claims: Mapping[str, Any]) -> list[str]:
+    raw = claims.get("cognito:roles")
+    if isinstance(raw, str):
+        return [r.strip() for r in raw.split(",") if r.strip()]
+    return [r for r in raw if isinstance(r, str)] if isinstance(raw, list) else []
+
+
+def _saml_roles(claims: Mapping[str, Any]) -> list[str]:
+    roles = []
+    for value in _claim_values(claims.get(SAML_ROLE_ATTRIBUTE)):
+        for part in value.split(","):
+            if ":role/" in part:
+                roles.append(part.strip())
+    return roles
+
+
+def _default(pool: Pool, key: str) -> str:
+    role = pool.roles.get(key)
+    if not role:
+        raise InvalidIdentityPoolConfigurationException(INVALID_POOL_CONFIG)
+    return role
+
+
+def _ambiguous(pool: Pool, mapping: RoleMapping, key: str) -> str:
+    if mapping.ambiguous_role_resolution == "Deny":
+        raise NotAuthorizedException(
+            f"The ambiguous role mapping rules for: {key} denied this request."
+        )
+    return _default(pool, "authenticated")
+
+
+def choose_role(
+    pool: Pool,
+    authenticated: bool,
+    logins: Sequence[VerifiedLogin],
+    custom_role_arn: str | None,
+) -> str:
+    """The role AWS would assume for this request (reference §6.2)."""
+    if not authenticated:
+        return _default(pool, "unauthenticated")
+    for login in logins:
+        if login.provider in pool.saml_provider_arns and pool.saml_provider_arns:
+            roles = _saml_roles(login.claims)
+            if roles and login.provider not in pool.role_mappings:
+                if custom_role_arn:
+                    if custom_role_arn in roles:
+                        return custom_role_arn
+                    raise NotAuthorizedException(
+                        f"The role '{custom_role_arn}' is not among the roles of the assertion."
+                    )
+                if len(roles) == 1:
+                    return roles[0]
+        key = mapping_key(pool, login)
+        mapping = pool.role_mappings.get(key)
+        if mapping is None:
+            continue
+        if mapping.type == "Token":
+            roles = _token_roles(login.claims)
+            if custom_role_arn:
+                if custom_role_arn in roles:
+                    return custom_role_arn
+                raise NotAuthorizedException(
+                    f"The role '{custom_role_arn}' is not among the roles of the token."
+                )
+            preferred = login.claims.get("cognito:preferred_role")
+            if isinstance(preferred, str) and preferred:
+                return preferred
+            return _ambiguous(pool, mapping, key)
+        matching = [r for r in mapping.rules or () if rule_matches(r, login.claims)]
+        if matching:
+            if custom_role_arn and any(r.role_arn == custom_role_arn for r in matching):
+                return custom_role_arn
+            return matching[0].role_arn
+        return _ambiguous(pool, mapping, key)
+    return _default(pool, "authenticated")

@@ -1,0 +1,143 @@
+"""OpenID tokens: the claims AWS writes (reference §4) and the basic-flow gate of GetOpenIdToken."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from idpool.domain.errors import (
+    CLASSIC_FLOW_DISABLED,
+    CLASSIC_FLOW_ROLE_MAPPINGS,
+    InternalErrorException,
+    InvalidParameterException,
+)
+from idpool.domain.ids import pool_arn
+from idpool.domain.records import Identity, Pool, VerifiedLogin
+from idpool.service.context import ServiceDeps
+from idpool.service.identities import IdentityService
+from idpool.service.logins import OWN_TOKEN_KEY
+
+POOL_ARN_CLAIM = "https://cognito-identity.amazonaws.com/identity-pool-arn"
+TAGS_CLAIM = "https://aws.amazon.com/tags"
+OPEN_ID_TOKEN_SECONDS = 600
+
+# Default principal tags per provider type when UseDefaults is true (reference §6.3).
+_DEFAULT_TAGS = {"client": "aud", "username": "sub"}
+_AMAZON_DEFAULT_TAGS = {"client": "aud", "username": "user_id"}
+
+
+def amr_for(authenticated: bool, logins: Sequence[VerifiedLogin]) -> list[str]:
+    """`amr`: the auth type, then one provider pair per login in request order."""
+    if not authenticated:
+        return ["unauthenticated"]
+    amr = ["authenticated"]
+    for login in logins:
+        if login.provider == OWN_TOKEN_KEY:
+            carried = login.claims.get("amr")
+            if isinstance(carried, list):
+                amr.extend(str(v) for v in carried[1:] if str(v) not in amr)
+            continue
+        amr.append(login.provider)
+        if login.amr:
+            amr.append(login.amr)
+    return amr
+
+
+def principal_tags_from_claims(pool: Pool, logins: Sequence[VerifiedLogin]) -> dict[str, str]:
+    """Tags mapped from token claims by the pool's principal-tag maps (first login wins)."""
+    tags: dict[str, str] = {}
+    for login in logins:
+        tag_map = pool.principal_tag_maps.get(login.provider)
+        if tag_map is None:
+            for arn in pool.open_id_connect_provider_arns:
+                if arn.endswith("/" + login.provider):
+                    tag_map = pool.principal_tag_maps.get(arn)
+        if tag_map is None:
+            continue
+        mapping: Mapping[str, str] = tag_map.tags
+        if tag_map.use_defaults:
+            mapping = _AMAZON_DEFAULT_TAGS if login.provider == "www.amazon.com" else _DEFAULT_TAGS
+        for tag, claim in mapping.items():
+            value = login.claims.get(claim)
+            if isinstance(value, list):
+                value = value[0] if value else None
+            if value is not None and tag not in tags:
+                tags[tag] = str(value)
+    return tags
+
+
+def build_claims(
+    *,
+    issuer: str,
+    pool: Pool,
+    identity: Identity,
+    amr: Sequence[str],
+    issued_at: float,
+    lifetime: int,
+    principal_tags: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    iat = int(issued_at)
+    claims: dict[str, Any] = {
+        "sub": identity.identity_id,
+        "aud": pool.pool_id,
+        "amr": list(amr),
+        "iss": issuer,
+        POOL_ARN_CLAIM: pool_arn(pool.region, pool.account_id, pool.pool_id),
+        "exp": iat + lifetime,
+        "iat": iat,
+    }
+    if principal_tags:
+        claims[TAGS_CLAIM] = {"principal_tags": {k: [v] for k, v in principal_tags.items()}}
+    return claims
+
+
+class TokenService:
+    def __init__(self, deps: ServiceDeps, identities: IdentityService) -> None:
+        self._d = deps
+        self._identities = identities
+
+    async def sign(
+        self,
+        pool: Pool,
+        identity: Identity,
+        amr: Sequence[str],
+        lifetime: int,
+        principal_tags: Mapping[str, str] | None = None,
+    ) -> str:
+        signer = self._d.signer
+        if signer is None:
+            raise InternalErrorException("Token signing is not configured on this server.")
+        claims = build_claims(
+            issuer=signer.issuer,
+            pool=pool,
+            identity=identity,
+            amr=amr,
+            issued_at=self._d.clock.now(),
+            lifetime=lifetime,
+            principal_tags=principal_tags,
+        )
+        return await signer.sign(claims)
+
+    async def get_open_id_token(
+        self, identity_id: str, logins: Mapping[str, str] | None
+    ) -> tuple[str, str]:
+        """Basic flow: refused when AllowClassicFlow is false or the pool has RoleMappings.
+
+        The AllowClassicFlow check comes first (the reference leaves the order open); an
+        unset AllowClassicFlow allows the flow, as AWS keeps it for old pools.
+        """
+        proof = await self._identities.prove_verified(identity_id, logins)
+        pool = proof.pool
+        if pool.allow_classic_flow is False:
+            raise InvalidParameterException(CLASSIC_FLOW_DISABLED)
+        if pool.role_mappings:
+            raise InvalidParameterException(CLASSIC_FLOW_ROLE_MAPPINGS)
+        tags = principal_tags_from_claims(pool, proof.logins)
+        token = await self.sign(
+            pool,
+            proof.identity,
+            amr_for(proof.identity.authenticated, proof.logins),
+            OPEN_ID_TOKEN_SECONDS,
+            tags,
+        )
+        return proof.identity.identity_id, token

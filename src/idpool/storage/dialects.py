@@ -1,0 +1,136 @@
+"""The few real differences between SQLite and PostgreSQL: how a transaction is opened.
+
+SQLite: one connection in the event-loop thread, WAL, `BEGIN IMMEDIATE` for writes so two
+processes sharing a file queue on the lock instead of failing at commit, and an asyncio lock
+so that one transaction at a time uses the connection. PostgreSQL: an async psycopg 3
+connection pool; writers lock the rows they merge (`SELECT ... FOR UPDATE`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine, Result, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql import Executable
+
+
+class _SyncExecutor:
+    """Runs statements on a synchronous connection; SQLite answers in microseconds."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
+        return self._connection.execute(statement, params)
+
+
+class _AsyncExecutor:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
+        return await self._connection.execute(statement, params)
+
+
+def sqlite_engine(url: str) -> Engine:
+    """A synchronous SQLite engine with WAL and manual transaction control."""
+    parsed = make_url(url)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        poolclass=StaticPool,
+        connect_args={"check_same_thread": False, "isolation_level": None, "timeout": 30},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+class SqliteSource:
+    row_locks = False
+    dialect_name = "sqlite"
+
+    def __init__(self, url: str) -> None:
+        self.engine = sqlite_engine(url)
+        self._connection = self.engine.connect()
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def begin(self, *, readonly: bool) -> AsyncIterator[_SyncExecutor]:
+        async with self._lock:
+            raw = self._connection
+            raw.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+            try:
+                yield _SyncExecutor(raw)
+            except BaseException:
+                raw.exec_driver_sql("ROLLBACK")
+                raise
+            else:
+                raw.exec_driver_sql("COMMIT")
+
+    async def close(self) -> None:
+        self._connection.close()
+        self.engine.dispose()
+
+
+def async_postgres_url(url: str) -> str:
+    """`postgresql://…` and `postgres://…` → the psycopg 3 driver SQLAlchemy knows."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres", "postgresql+psycopg"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+class PostgresSource:
+    row_locks = True
+    dialect_name = "postgresql"
+
+    def __init__(self, url: str, *, pool_size: int = 10, timeout: float = 5.0) -> None:
+        self.engine: AsyncEngine = create_async_engine(
+            async_postgres_url(url),
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_timeout=timeout,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": max(1, int(timeout))},
+        )
+
+    @asynccontextmanager
+    async def begin(self, *, readonly: bool) -> AsyncIterator[_AsyncExecutor]:
+        async with self.engine.begin() as connection:
+            yield _AsyncExecutor(connection)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_source(url: str) -> SqliteSource | PostgresSource:
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        return SqliteSource(url)
+    if backend in {"postgresql", "postgres"}:
+        return PostgresSource(url)
+    raise ValueError(
+        f"unsupported database URL scheme {backend!r}: use sqlite:/// or postgresql://"
+    )

@@ -1,0 +1,71 @@
+"""A real idpool server on a free loopback port, in a background thread, for tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+import uvicorn
+
+from idpool.app import Application, prepare_database
+from idpool.config import Settings
+
+
+class LiveServer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.application = Application(settings)
+        config = uvicorn.Config(
+            self.application.asgi,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.port = 0
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("idpool test server did not start")
+            time.sleep(0.01)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def test_settings(database_url: str, **overrides: Any) -> Settings:
+    settings = Settings(
+        database_url=database_url,
+        migrate=True,
+        key_secret="test-secret",
+        trust_mode=True,
+        throttle=False,
+    )
+    return replace(settings, **overrides)
+
+
+@contextmanager
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    prepare_database(settings)
+    server = LiveServer(settings).start()
+    try:
+        yield server
+    finally:
+        server.stop()

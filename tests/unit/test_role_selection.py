@@ -1,0 +1,203 @@
+"""The pure role-selection rules of GetCredentialsForIdentity (reference §6.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from idpool.domain.errors import (
+    InvalidIdentityPoolConfigurationException,
+    NotAuthorizedException,
+)
+from idpool.domain.records import MappingRule, Pool, RoleMapping, VerifiedLogin
+from idpool.service.roles import choose_role, rule_matches
+
+AUTH = "arn:aws:iam::123456789012:role/auth"
+UNAUTH = "arn:aws:iam::123456789012:role/unauth"
+ADMIN = "arn:aws:iam::123456789012:role/admin"
+READER = "arn:aws:iam::123456789012:role/reader"
+UP = "cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1"
+UP_KEY = f"{UP}:client1"
+
+
+def pool(**kw: Any) -> Pool:
+    base: dict[str, Any] = {
+        "pool_id": "us-east-1:00000000-0000-4000-8000-000000000000",
+        "account_id": "000000000000",
+        "region": "us-east-1",
+        "name": "p",
+        "allow_unauthenticated": True,
+        "roles": {"authenticated": AUTH, "unauthenticated": UNAUTH},
+    }
+    base.update(kw)
+    return Pool(**base)
+
+
+def user_pool_login(**claims: Any) -> VerifiedLogin:
+    return VerifiedLogin(provider=UP, subject="sub-1", claims={"aud": "client1", **claims})
+
+
+def rules(*rules_: MappingRule, ambiguous: str = "Deny") -> dict[str, RoleMapping]:
+    return {UP_KEY: RoleMapping("Rules", ambiguous, tuple(rules_))}
+
+
+def test_guest_gets_unauthenticated_role() -> None:
+    assert choose_role(pool(), False, [], None) == UNAUTH
+
+
+def test_missing_default_role_is_configuration_error() -> None:
+    with pytest.raises(InvalidIdentityPoolConfigurationException) as exc:
+        choose_role(pool(roles={}), False, [], None)
+    assert exc.value.message == (
+        "Invalid identity pool configuration. Check assigned IAM roles for this pool."
+    )
+    with pytest.raises(InvalidIdentityPoolConfigurationException):
+        choose_role(pool(roles={"unauthenticated": UNAUTH}), True, [user_pool_login()], None)
+
+
+def test_no_mapping_uses_authenticated_role() -> None:
+    assert choose_role(pool(), True, [user_pool_login()], None) == AUTH
+
+
+def test_token_mapping_preferred_role() -> None:
+    p = pool(role_mappings={UP_KEY: RoleMapping("Token", "Deny")})
+    login = user_pool_login(**{"cognito:roles": [ADMIN, READER], "cognito:preferred_role": READER})
+    assert choose_role(p, True, [login], None) == READER
+
+
+def test_token_mapping_custom_role_must_be_in_token() -> None:
+    p = pool(role_mappings={UP_KEY: RoleMapping("Token", "AuthenticatedRole")})
+    login = user_pool_login(**{"cognito:roles": [ADMIN, READER]})
+    assert choose_role(p, True, [login], ADMIN) == ADMIN
+    with pytest.raises(NotAuthorizedException):
+        choose_role(p, True, [login], "arn:aws:iam::123456789012:role/other")
+
+
+def test_token_mapping_roles_as_comma_string() -> None:
+    p = pool(role_mappings={UP_KEY: RoleMapping("Token", "Deny")})
+    login = user_pool_login(**{"cognito:roles": f"{ADMIN},{READER}"})
+    assert choose_role(p, True, [login], READER) == READER
+
+
+@pytest.mark.parametrize(
+    ("ambiguous", "expected"), [("AuthenticatedRole", AUTH), ("Deny", None)]
+)
+def test_token_mapping_ambiguous(ambiguous: str, expected: str | None) -> None:
+    p = pool(role_mappings={UP_KEY: RoleMapping("Token", ambiguous)})
+    login = user_pool_login(**{"cognito:roles": [ADMIN, READER]})
+    if expected is None:
+        with pytest.raises(NotAuthorizedException) as exc:
+            choose_role(p, True, [login], None)
+        assert exc.value.message == (
+            f"The ambiguous role mapping rules for: {UP_KEY} denied this request."
+        )
+    else:
+        assert choose_role(p, True, [login], None) == expected
+
+
+@pytest.mark.parametrize(
+    ("match_type", "value", "claim", "matches"),
+    [
+        ("Equals", "eng", "eng", True),
+        ("Equals", "eng", "engineering", False),
+        ("Contains", "gin", "engineering", True),
+        ("Contains", "xyz", "engineering", False),
+        ("StartsWith", "eng", "engineering", True),
+        ("StartsWith", "ring", "engineering", False),
+        ("NotEqual", "eng", "sales", True),
+        ("NotEqual", "eng", "eng", False),
+    ],
+)
+def test_match_types(match_type: str, value: str, claim: str, matches: bool) -> None:
+    rule = MappingRule("custom:dept", match_type, value, ADMIN)
+    assert rule_matches(rule, {"custom:dept": claim}) is matches
+
+
+def test_missing_claim_never_matches_even_not_equal() -> None:
+    assert not rule_matches(MappingRule("custom:dept", "NotEqual", "eng", ADMIN), {})
+
+
+def test_array_and_non_string_claims() -> None:
+    groups = MappingRule("cognito:groups", "Equals", "admins", ADMIN)
+    assert rule_matches(groups, {"cognito:groups": ["users", "admins"]})
+    verified = MappingRule("email_verified", "Equals", "true", ADMIN)
+    assert rule_matches(verified, {"email_verified": True})
+
+
+def test_rules_first_match_wins_in_order() -> None:
+    p = pool(
+        role_mappings=rules(
+            MappingRule("custom:dept", "StartsWith", "e", READER),
+            MappingRule("custom:dept", "Equals", "eng", ADMIN),
+        )
+    )
+    assert choose_role(p, True, [user_pool_login(**{"custom:dept": "eng"})], None) == READER
+
+
+def test_rules_custom_role_among_matching_rules() -> None:
+    p = pool(
+        role_mappings=rules(
+            MappingRule("custom:dept", "StartsWith", "e", READER),
+            MappingRule("custom:dept", "Equals", "eng", ADMIN),
+        )
+    )
+    login = user_pool_login(**{"custom:dept": "eng"})
+    assert choose_role(p, True, [login], ADMIN) == ADMIN
+
+
+@pytest.mark.parametrize(("ambiguous", "expected"), [("AuthenticatedRole", AUTH), ("Deny", None)])
+def test_rules_no_match(ambiguous: str, expected: str | None) -> None:
+    p = pool(role_mappings=rules(MappingRule("x", "Equals", "y", ADMIN), ambiguous=ambiguous))
+    if expected is None:
+        with pytest.raises(NotAuthorizedException):
+            choose_role(p, True, [user_pool_login()], None)
+    else:
+        assert choose_role(p, True, [user_pool_login()], None) == expected
+
+
+def test_mapping_for_other_client_does_not_apply() -> None:
+    p = pool(role_mappings={f"{UP}:client2": RoleMapping("Token", "Deny")})
+    assert choose_role(p, True, [user_pool_login(**{"cognito:roles": [ADMIN]})], None) == AUTH
+
+
+def test_oidc_mapping_keyed_by_provider_arn() -> None:
+    arn = "arn:aws:iam::123456789012:oidc-provider/idp.example.com"
+    p = pool(
+        open_id_connect_provider_arns=(arn,),
+        role_mappings={
+            arn: RoleMapping("Rules", "Deny", (MappingRule("sub", "Equals", "u1", ADMIN),))
+        },
+    )
+    login = VerifiedLogin(provider="idp.example.com", subject="u1", claims={"sub": "u1"})
+    assert choose_role(p, True, [login], None) == ADMIN
+
+
+def test_first_login_with_a_mapping_decides() -> None:
+    p = pool(
+        supported_login_providers={"accounts.google.com": "g"},
+        role_mappings={
+            "accounts.google.com": RoleMapping(
+                "Rules", "Deny", (MappingRule("sub", "Equals", "g1", READER),)
+            )
+        },
+    )
+    logins = [
+        user_pool_login(),
+        VerifiedLogin(provider="accounts.google.com", subject="g1", claims={"sub": "g1"}),
+    ]
+    assert choose_role(p, True, logins, None) == READER
+
+
+def test_saml_role_from_assertion() -> None:
+    saml = "arn:aws:iam::123456789012:saml-provider/corp"
+    attribute = "https://aws.amazon.com/SAML/Attributes/Role"
+    p = pool(saml_provider_arns=(saml,), roles={})
+    one = VerifiedLogin(provider=saml, subject="n", claims={attribute: [f"{ADMIN},{saml}"]})
+    assert choose_role(p, True, [one], None) == ADMIN
+    two = VerifiedLogin(
+        provider=saml, subject="n", claims={attribute: [f"{ADMIN},{saml}", f"{READER},{saml}"]}
+    )
+    assert choose_role(p, True, [two], READER) == READER
+    with pytest.raises(NotAuthorizedException):
+        choose_role(p, True, [two], "arn:aws:iam::123456789012:role/nope")

@@ -80,9 +80,7 @@ def test_token_mapping_roles_as_comma_string() -> None:
     assert choose_role(p, True, [login], READER) == READER
 
 
-@pytest.mark.parametrize(
-    ("ambiguous", "expected"), [("AuthenticatedRole", AUTH), ("Deny", None)]
-)
+@pytest.mark.parametrize(("ambiguous", "expected"), [("AuthenticatedRole", AUTH), ("Deny", None)])
 def test_token_mapping_ambiguous(ambiguous: str, expected: str | None) -> None:
     p = pool(role_mappings={UP_KEY: RoleMapping("Token", ambiguous)})
     login = user_pool_login(**{"cognito:roles": [ADMIN, READER]})

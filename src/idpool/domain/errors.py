@@ -95,6 +95,10 @@ class UnrecognizedClientException(ServiceError):
     code = "UnrecognizedClientException"
 
 
+class ExpiredTokenException(ServiceError):
+    code = "ExpiredTokenException"
+
+
 class AccessDeniedException(ServiceError):
     code = "AccessDeniedException"
 

@@ -21,6 +21,11 @@ if os.environ.get("IDPOOL_TEST_BACKENDS"):
     BACKENDS = os.environ["IDPOOL_TEST_BACKENDS"].split(",")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that stop PostgreSQL run after everything else."""
+    items.sort(key=lambda item: item.get_closest_marker("outage") is not None)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

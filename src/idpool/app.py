@@ -7,6 +7,7 @@ the keyring (lifespan start-up), because PostgreSQL connections belong to that l
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Mapping
@@ -19,7 +20,9 @@ import httpx
 from idpool.auth.principals import PrincipalDirectory, load_principals
 from idpool.auth.sigv4 import SigV4Verifier
 from idpool.config import Settings, data_dir
-from idpool.domain.records import Caller
+from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
+from idpool.domain.records import Caller, Pool, VerifiedLogin
+from idpool.seed import Seed, apply_seed, load_seed
 from idpool.providers.config import ProvidersConfig, build_login_verifier, load_providers_config
 from idpool.server.asgi import EdgeSettings, IdpoolApp, WellKnown
 from idpool.server.metrics import Metrics
@@ -101,6 +104,12 @@ class Application:
             if settings.credentials_file
             else PrincipalDirectory([])
         )
+        self.seed: Seed | None = load_seed(settings.seed_file) if settings.seed_file else None
+        if self.seed is not None:
+            for account in self.seed.accounts:
+                self.principals.add(
+                    account.access_key_id, account.secret_access_key, account.account_id
+                )
         self.issuer = settings.issuer_url or settings.base_url
         self.asgi = IdpoolApp(
             None,
@@ -193,6 +202,7 @@ class Application:
         if self.runtime is not None:
             await self.runtime.http.aclose()
             await self.runtime.store.close()
+            self.runtime = None
 
     async def _openid_configuration(self) -> Mapping[str, Any]:
         return openid_configuration(self.issuer, f"{self.issuer}/.well-known/jwks_uri")
@@ -206,3 +216,44 @@ class Application:
             return False, {"status": "starting"}
         ok = await self.runtime.store.ping()
         return ok, {"status": "ready" if ok else "store unreachable"}
+
+
+class _NoLogins:
+    """Offline administration (seeding) never verifies a login; any attempt is refused."""
+
+    async def verify(self, pool: Pool, provider: str, token: str) -> VerifiedLogin:
+        raise NotAuthorizedException(LOGINS_DONT_MATCH)
+
+
+def apply_seed_file(settings: Settings, path: str) -> list[Pool]:
+    """Apply a seed file to the database before the server starts (idempotent)."""
+    seed = load_seed(path)
+
+    async def run() -> list[Pool]:
+        store = SqlStore(make_source(settings.database_url))
+        try:
+            deps = ServiceDeps(
+                store=store,
+                clock=SystemClock(),
+                ids=RandomIds(),
+                logins=_NoLogins(),
+                default_region=settings.region,
+            )
+            return await apply_seed(IdentityPoolService(deps), seed, settings.region)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+async def rotate_keys(settings: Settings) -> str:
+    """Make a new active signing key; the old one stays published until its tokens expire."""
+    store = SqlStore(make_source(settings.database_url))
+    try:
+        clock = SystemClock()
+        keyring = await Keyring.open(
+            SqlKeyStore(store), key_secret(settings), clock.now, settings.region
+        )
+        return await keyring.rotate()
+    finally:
+        await store.close()

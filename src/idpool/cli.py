@@ -75,9 +75,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"idpool: {exc}", file=sys.stderr)
         return 2
     if settings.seed_file:
-        from idpool.seed import apply_seed_file
+        from idpool.app import apply_seed_file
+        from idpool.seed import SeedError
 
-        apply_seed_file(settings, settings.seed_file)
+        try:
+            pools = apply_seed_file(settings, settings.seed_file)
+        except SeedError as exc:
+            print(f"idpool: {exc}", file=sys.stderr)
+            return 2
+        log.info("seeded %d pool(s) from %s", len(pools), settings.seed_file)
     application = Application(settings)
     config = uvicorn.Config(
         application.asgi,
@@ -124,6 +130,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_seed(args: argparse.Namespace) -> int:
+    from idpool.app import apply_seed_file, prepare_database
+    from idpool.seed import SeedError
+
+    settings = settings_from(args)
+    prepare_database(settings)
+    try:
+        pools = apply_seed_file(settings, args.file)
+    except SeedError as exc:
+        print(f"idpool: {exc}", file=sys.stderr)
+        return 2
+    for pool in pools:
+        print(f"{pool.pool_id}\t{pool.account_id}\t{pool.name}")
+    return 0
+
+
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from idpool.app import rotate_keys
 
@@ -142,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply database migrations")
     _add_settings_flags(migrate)
     migrate.set_defaults(func=cmd_migrate)
+    seed = sub.add_parser("seed", help="apply a seed file to the database and exit")
+    seed.add_argument("file", help="the seed file (YAML)")
+    _add_settings_flags(seed)
+    seed.set_defaults(func=cmd_seed)
     keys = sub.add_parser("keys", help="manage signing keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     rotate = keys_sub.add_parser("rotate", help="make a new active signing key")

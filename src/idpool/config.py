@@ -60,6 +60,13 @@ class Settings:
     sts_endpoint: str | None = field(
         default=None, metadata={"doc": "STS endpoint URL for credential_mode=sts"}
     )
+    accept_vended_credentials: bool = field(
+        default=False,
+        metadata={
+            "doc": "let credentials minted by the local vendor sign admin calls as the "
+            "pool's account (strict mode)"
+        },
+    )
     key_secret: str | None = field(
         default=None,
         metadata={

@@ -70,8 +70,10 @@ class IdpoolApp:
         metrics: Metrics | None = None,
         on_startup: Callable[[], Awaitable[None]] | None = None,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
+        console: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None,
     ) -> None:
         self._pipeline = pipeline
+        self._console = console
         self._settings = settings or EdgeSettings()
         self._well_known = well_known or WellKnown()
         self._metrics = metrics
@@ -137,6 +139,9 @@ class IdpoolApp:
         path = scope["path"]
         if method == "POST" and path == "/":
             await self._api(scope, receive, send)
+            return
+        if self._console is not None and (path == "/console" or path.startswith("/console/")):
+            await self._console(scope, receive, send)
             return
         headers = _headers(scope)
         if method == "OPTIONS":

@@ -155,6 +155,7 @@ class Application:
             default_region=settings.region,
             signer=signer,
             vendor=vendor,
+            pool_cache_seconds=settings.pool_cache_seconds,
         )
         service = IdentityPoolService(deps)
         self.runtime = Runtime(store, keyring, service, http)

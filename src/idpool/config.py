@@ -82,6 +82,13 @@ class Settings:
         default=False,
         metadata={"doc": "accept provider tokens WITHOUT verifying signatures (development only)"},
     )
+    pool_cache_seconds: float = field(
+        default=1.0,
+        metadata={
+            "doc": "how long a replica may answer public calls from its cached copy of a pool "
+            "changed by another replica (0 disables the cache)"
+        },
+    )
     throttle: bool = field(default=True, metadata={"doc": "enforce AWS's request-rate quotas"})
     replicas: int = field(default=1, metadata={"doc": "number of replicas sharing the rate quotas"})
     seed_file: str | None = field(
@@ -111,6 +118,8 @@ def _parse(kind: Any, raw: str) -> Any:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if "int" in text:
         return int(raw)
+    if "float" in text:
+        return float(raw)
     return raw
 
 

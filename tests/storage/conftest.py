@@ -37,5 +37,3 @@ def open_store(store_url: str) -> object:
         return SqlStore(make_source(store_url))
 
     return opener
-
-

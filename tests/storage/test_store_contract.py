@@ -91,11 +91,13 @@ def test_listing_is_scoped_by_account_and_region(open_store: Opener) -> None:
             first = await tx.list_pools("111111111111", "us-east-1", None, 2)
             assert [p.pool_id for p in first] == [p.pool_id for p in mine[:2]]
             last = first[-1]
-            rest = await tx.list_pools("111111111111", "us-east-1", (last.created_at, last.pool_id), 5)
+            rest = await tx.list_pools(
+                "111111111111", "us-east-1", (last.created_at, last.pool_id), 5
+            )
             assert [p.pool_id for p in rest] == [mine[2].pool_id]
-            assert [p.pool_id for p in await tx.list_pools("222222222222", "us-east-1", None, 9)] == [
-                theirs.pool_id
-            ]
+            assert [
+                p.pool_id for p in await tx.list_pools("222222222222", "us-east-1", None, 9)
+            ] == [theirs.pool_id]
         await store.close()
 
     asyncio.run(scenario())
@@ -173,7 +175,9 @@ def test_signing_key_guard_allows_one_active_key(open_store: Opener) -> None:
         def key(kid: str) -> StoredKey:
             return StoredKey(kid, 1.0, b"secret-bytes", {"kid": kid, "kty": "RSA"})
 
-        results = await asyncio.gather(*(keys.insert_key_if_no_active(key(f"k{i}")) for i in range(5)))
+        results = await asyncio.gather(
+            *(keys.insert_key_if_no_active(key(f"k{i}")) for i in range(5))
+        )
         assert sorted(results) == [False, False, False, False, True]
         await keys.rotate(key("new"), retire_at=2.0, expires_at=100.0)
         loaded = await keys.load_keys(now=50.0)
@@ -197,8 +201,11 @@ def test_concurrent_get_id_for_one_new_login_makes_one_identity(open_store: Open
         caller = Caller(account_id="111111111111")
         pool = await service.pools.create(
             caller,
-            PoolSpec(name="race", allow_unauthenticated=True,
-                     supported_login_providers={"graph.facebook.com": "app"}),
+            PoolSpec(
+                name="race",
+                allow_unauthenticated=True,
+                supported_login_providers={"graph.facebook.com": "app"},
+            ),
         )
         results = await asyncio.gather(
             *(
@@ -206,7 +213,7 @@ def test_concurrent_get_id_for_one_new_login_makes_one_identity(open_store: Open
                 for _ in range(64)
             )
         )
-        assert len({r.identity_id for r in results}) == 1
+        assert len(set(results)) == 1
         page = await service.identities.list(caller, pool.pool_id, 60, None, False)
         assert len(page.items) == 1
         await store.close()
@@ -230,12 +237,13 @@ def test_account_isolation_pairs(open_store: Opener) -> None:
             with pytest.raises(ResourceNotFoundException) as exc:
                 await call()
             assert exc.value.message == f"IdentityPool '{pool.pool_id}' not found."
-        identity = await service.identities.get_id(pool.pool_id, None)
-        assert await service.identities.delete(bob, [identity.identity_id]) == [
-            (identity.identity_id, "AccessDenied")
+        identity_id = await service.identities.get_id(pool.pool_id, None)
+        assert await service.identities.delete(bob, [identity_id]) == [
+            (identity_id, "AccessDenied")
         ]
         assert (await service.pools.list(bob, 60, None)).items == ()
-        assert (await service.identities.describe(alice, identity.identity_id)).identity == identity
+        described = await service.identities.describe(alice, identity_id)
+        assert described.identity.identity_id == identity_id
         await store.close()
 
     asyncio.run(scenario())

@@ -17,6 +17,7 @@ from idpool.domain.ports import (
     TokenSigner,
     Transaction,
 )
+from idpool.service.pool_cache import PoolCache
 
 T = TypeVar("T")
 
@@ -42,6 +43,11 @@ class ServiceDeps:
     vendor: CredentialVendor | None = None
     quotas: Quotas = field(default_factory=Quotas)
     credential_seconds: int = 3600
+    pool_cache_seconds: float = 1.0
+    pool_cache: PoolCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pool_cache", PoolCache(self.clock, self.pool_cache_seconds))
 
 
 async def in_transaction(

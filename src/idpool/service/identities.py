@@ -11,6 +11,7 @@ from idpool.domain.errors import (
     InvalidParameterException,
     NotAuthorizedException,
     ResourceConflictException,
+    ResourceNotFoundException,
     identity_forbidden,
     identity_not_found,
     pool_not_found,
@@ -26,12 +27,28 @@ from idpool.service.pools import owned_pool
 
 async def public_pool(tx: Transaction, pool_id: str, account_id: str | None = None) -> Pool:
     """The pool of an unsigned call: found by its globally unique id, in the id's region."""
-    pool = await tx.get_pool(pool_id)
+    return _visible(await tx.get_pool(pool_id), pool_id, account_id)
+
+
+def _visible(pool: Pool | None, pool_id: str, account_id: str | None) -> Pool:
     if pool is None or pool.region != region_of(pool_id):
         raise pool_not_found(pool_id)
     if account_id is not None and pool.account_id != account_id:
         raise pool_not_found(pool_id)
     return pool
+
+
+async def cached_pool(deps: ServiceDeps, pool_id: str, account_id: str | None = None) -> Pool:
+    """The pool for verifying a public call's logins, from the short-lived cache when fresh."""
+    hit, pool = deps.pool_cache.get(pool_id)
+    if not hit:
+
+        async def read(tx: Transaction) -> Pool | None:
+            return await tx.get_pool(pool_id)
+
+        pool = await in_transaction(deps.store, read, readonly=True)
+        deps.pool_cache.put(pool_id, pool)
+    return _visible(pool, pool_id, account_id)
 
 
 async def identity_and_pool(tx: Transaction, identity_id: str) -> tuple[Identity, Pool]:
@@ -44,11 +61,35 @@ async def identity_and_pool(tx: Transaction, identity_id: str) -> tuple[Identity
     return identity, pool
 
 
-async def _pool_for_identity(deps: ServiceDeps, identity_id: str) -> Pool:
-    async def work(tx: Transaction) -> Pool:
-        return (await identity_and_pool(tx, identity_id))[1]
+async def _read_identity(deps: ServiceDeps, identity_id: str) -> tuple[Identity, Pool]:
+    async def read(tx: Transaction) -> Identity | None:
+        return await tx.get_identity(identity_id)
 
-    return await in_transaction(deps.store, work, readonly=True)
+    identity = await in_transaction(deps.store, read, readonly=True)
+    if identity is None:
+        raise identity_not_found(identity_id)
+    try:
+        pool = await cached_pool(deps, identity.pool_id)
+    except ResourceNotFoundException:
+        raise identity_not_found(identity_id) from None
+    return identity, pool
+
+
+async def _owners(
+    deps: ServiceDeps, pool_id: str, logins: Sequence[VerifiedLogin]
+) -> list[str | None]:
+    """The identity owning each verified login (None when new), read without locking."""
+    real = [(lg.provider, lg.subject) for lg in logins if lg.provider != OWN_TOKEN_KEY]
+
+    async def read(tx: Transaction) -> dict[tuple[str, str], str]:
+        found = await tx.find_links(pool_id, real)
+        return {(ln.provider, ln.subject): ln.identity_id for ln in found}
+
+    owner_of = await in_transaction(deps.store, read, readonly=True) if real else {}
+    return [
+        lg.subject if lg.provider == OWN_TOKEN_KEY else owner_of.get((lg.provider, lg.subject))
+        for lg in logins
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,20 +105,22 @@ class IdentityService:
 
     async def get_id(
         self, pool_id: str, logins: Mapping[str, str] | None, account_id: str | None = None
-    ) -> Identity:
+    ) -> str:
         """Guests get a new identity on every call; a login always yields the same identity.
 
-        Tokens are verified before the transaction (verification may call a provider over
-        the network, which must never happen while rows are locked).
+        Tokens are verified before any transaction (verification may call a provider over
+        the network, which must never happen while rows are locked). Logins that all belong
+        to one identity already are answered from one read, without a write transaction.
         """
-
-        async def read_pool(tx: Transaction) -> Pool:
-            return await public_pool(tx, pool_id, account_id)
-
-        pool = await in_transaction(self._d.store, read_pool, readonly=True)
+        pool = await cached_pool(self._d, pool_id, account_id)
         verified = await verify_logins(self._d, pool, logins, own_tokens=False)
         if not verified and not pool.allow_unauthenticated:
             raise NotAuthorizedException(UNAUTH_NOT_SUPPORTED)
+        if verified:
+            owners = await _owners(self._d, pool_id, verified)
+            first = owners[0]
+            if first is not None and all(o == first for o in owners):
+                return first
 
         async def work(tx: Transaction) -> Identity:
             current = await public_pool(tx, pool_id, account_id)
@@ -85,31 +128,35 @@ class IdentityService:
                 raise NotAuthorizedException(UNAUTH_NOT_SUPPORTED)
             return (await link_logins(self._d, tx, current, None, verified)).identity
 
-        return await in_transaction(self._d.store, work)
+        return (await in_transaction(self._d.store, work)).identity_id
 
     async def prove_verified(self, identity_id: str, logins: Mapping[str, str] | None) -> Proof:
         """The identity a GetOpenIdToken / GetCredentialsForIdentity call may act as.
 
         A guest needs no logins (while the pool allows guests); an authenticated identity
         needs a valid login linked to it; logins owned by another identity answer with that
-        identity (merging a named guest into it), as AWS does.
+        identity (merging a named guest into it), as AWS does. Calls that change nothing are
+        answered from reads alone.
         """
-        pool = await _pool_for_identity(self._d, identity_id)
+        identity, pool = await _read_identity(self._d, identity_id)
+        if not logins:
+            if identity.disabled or identity.authenticated:
+                raise identity_forbidden(identity_id)
+            if not pool.allow_unauthenticated:
+                raise NotAuthorizedException(UNAUTH_NOT_SUPPORTED)
+            return Proof(identity, pool, ())
         verified = await verify_logins(self._d, pool, logins, own_tokens=True)
+        owners = await _owners(self._d, pool.pool_id, verified)
+        if not identity.disabled and all(o == identity_id for o in owners):
+            return Proof(identity, pool, tuple(verified))
 
         async def work(tx: Transaction) -> tuple[Identity, Pool]:
-            identity, current = await identity_and_pool(tx, identity_id)
-            if not verified:
-                if identity.disabled or identity.authenticated:
-                    raise identity_forbidden(identity_id)
-                if not current.allow_unauthenticated:
-                    raise NotAuthorizedException(UNAUTH_NOT_SUPPORTED)
-                return identity, current
-            resolved = await link_logins(self._d, tx, current, identity, verified)
+            current_identity, current = await identity_and_pool(tx, identity_id)
+            resolved = await link_logins(self._d, tx, current, current_identity, verified)
             return resolved.identity, current
 
-        identity, current = await in_transaction(self._d.store, work)
-        return Proof(identity, current, tuple(verified))
+        identity, pool = await in_transaction(self._d.store, work)
+        return Proof(identity, pool, tuple(verified))
 
     async def describe(self, caller: Caller, identity_id: str) -> IdentityView:
         async def work(tx: Transaction) -> IdentityView:
@@ -171,7 +218,7 @@ class IdentityService:
         self, identity_id: str, logins: Mapping[str, str], logins_to_remove: Sequence[str]
     ) -> None:
         """Remove public logins; the caller proves control with a login linked to the identity."""
-        pool = await _pool_for_identity(self._d, identity_id)
+        pool = (await _read_identity(self._d, identity_id))[1]
         verified = await verify_logins(self._d, pool, logins, own_tokens=True)
 
         async def work(tx: Transaction) -> None:

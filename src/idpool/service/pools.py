@@ -198,14 +198,20 @@ class PoolService:
             await tx.update_pool(updated)
             return updated
 
-        return await in_transaction(self._d.store, work)
+        try:
+            return await in_transaction(self._d.store, work)
+        finally:
+            self._d.pool_cache.forget(pool_id)
 
     async def delete(self, caller: Caller, pool_id: str) -> None:
         async def work(tx: Transaction) -> None:
             owned_pool(await tx.get_pool(pool_id, for_update=True), caller, pool_id)
             await tx.delete_pool(pool_id)
 
-        await in_transaction(self._d.store, work)
+        try:
+            await in_transaction(self._d.store, work)
+        finally:
+            self._d.pool_cache.forget(pool_id)
 
     async def list(self, caller: Caller, max_results: int, next_token: str | None) -> Page[Pool]:
         region = self._region(caller)
@@ -236,6 +242,7 @@ class PoolService:
 
     async def _owned_by_arn(self, tx: Transaction, caller: Caller, arn: str) -> Pool:
         pool_id = self._pool_id_from_arn(caller, arn)
+        self._d.pool_cache.forget(pool_id)
         pool = await tx.get_pool(pool_id, for_update=True)
         if pool is None or pool.account_id != caller.account_id:
             raise ResourceNotFoundException(f"Resource '{arn}' not found.")

@@ -99,7 +99,10 @@ class RoleService:
                 )
             )
 
-        await in_transaction(self._d.store, work)
+        try:
+            await in_transaction(self._d.store, work)
+        finally:
+            self._d.pool_cache.forget(pool_id)
 
     async def get_roles(self, caller: Caller, pool_id: str) -> Pool:
         async def work(tx: Transaction) -> Pool:

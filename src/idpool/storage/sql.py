@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import orjson
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Result
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.sql import Executable
@@ -69,6 +69,38 @@ _LINK_COLUMNS = (
 )
 
 
+# Hot statements are built once: constructing a SQLAlchemy expression costs more than running
+# it on SQLite, and prebuilt statements also hit the compiled cache directly.
+_GET_POOL = select(*_POOL_COLUMNS).where(t.pools.c.pool_id == bindparam("pool_id"))
+_GET_POOL_LOCKED = _GET_POOL.with_for_update()
+_GET_IDENTITY = select(*_IDENTITY_COLUMNS).where(
+    t.identities.c.identity_id == bindparam("identity_id")
+)
+_GET_IDENTITY_LOCKED = _GET_IDENTITY.with_for_update()
+_FIND_LINK = select(*_LINK_COLUMNS).where(
+    t.links.c.pool_id == bindparam("pool_id"),
+    t.links.c.provider == bindparam("provider"),
+    t.links.c.subject == bindparam("subject"),
+)
+_LINKS_OF_ONE = (
+    select(*_LINK_COLUMNS)
+    .where(t.links.c.identity_id == bindparam("identity_id"))
+    .order_by(t.links.c.created_at, t.links.c.provider, t.links.c.subject)
+)
+_INSERT_IDENTITY = insert(t.identities)
+_UPDATE_IDENTITY = (
+    update(t.identities)
+    .where(t.identities.c.identity_id == bindparam("key_identity_id"))
+    .values(
+        modified_at=bindparam("modified_at"),
+        authenticated=bindparam("authenticated"),
+        disabled=bindparam("disabled"),
+    )
+)
+_INSERT_LINK = insert(t.links)
+_INSERT_EVENT = insert(t.events)
+
+
 def _identity(row: Any) -> Identity:
     return Identity(
         identity_id=row[0],
@@ -108,10 +140,8 @@ class SqlTransaction:
     # pools -------------------------------------------------------------------------------
 
     async def get_pool(self, pool_id: str, *, for_update: bool = False) -> Pool | None:
-        query = select(*_POOL_COLUMNS).where(t.pools.c.pool_id == pool_id)
-        if for_update and self._row_locks:
-            query = query.with_for_update()
-        row = (await self._run(query)).first()
+        query = _GET_POOL_LOCKED if for_update and self._row_locks else _GET_POOL
+        row = (await self._run(query, {"pool_id": pool_id})).first()
         return None if row is None else pool_from_row(*row)
 
     async def insert_pool(self, pool: Pool) -> None:
@@ -161,34 +191,33 @@ class SqlTransaction:
     # identities --------------------------------------------------------------------------
 
     async def get_identity(self, identity_id: str, *, for_update: bool = False) -> Identity | None:
-        query = select(*_IDENTITY_COLUMNS).where(t.identities.c.identity_id == identity_id)
-        if for_update and self._row_locks:
-            query = query.with_for_update()
-        row = (await self._run(query)).first()
+        query = _GET_IDENTITY_LOCKED if for_update and self._row_locks else _GET_IDENTITY
+        row = (await self._run(query, {"identity_id": identity_id})).first()
         return None if row is None else _identity(row)
 
     async def insert_identity(self, identity: Identity) -> None:
         await self._run(
-            insert(t.identities).values(
-                identity_id=identity.identity_id,
-                pool_id=identity.pool_id,
-                account_id=identity.account_id,
-                created_at=identity.created_at,
-                modified_at=identity.modified_at,
-                authenticated=identity.authenticated,
-                disabled=identity.disabled,
-            )
+            _INSERT_IDENTITY,
+            {
+                "identity_id": identity.identity_id,
+                "pool_id": identity.pool_id,
+                "account_id": identity.account_id,
+                "created_at": identity.created_at,
+                "modified_at": identity.modified_at,
+                "authenticated": identity.authenticated,
+                "disabled": identity.disabled,
+            },
         )
 
     async def update_identity(self, identity: Identity) -> None:
         await self._run(
-            update(t.identities)
-            .where(t.identities.c.identity_id == identity.identity_id)
-            .values(
-                modified_at=identity.modified_at,
-                authenticated=identity.authenticated,
-                disabled=identity.disabled,
-            )
+            _UPDATE_IDENTITY,
+            {
+                "key_identity_id": identity.identity_id,
+                "modified_at": identity.modified_at,
+                "authenticated": identity.authenticated,
+                "disabled": identity.disabled,
+            },
         )
 
     async def delete_identity(self, identity_id: str) -> None:
@@ -213,6 +242,9 @@ class SqlTransaction:
     async def links_of(self, identity_ids: Sequence[str]) -> list[Link]:
         if not identity_ids:
             return []
+        if len(identity_ids) == 1:
+            rows = await self._run(_LINKS_OF_ONE, {"identity_id": identity_ids[0]})
+            return [_link(row) for row in rows]
         query = (
             select(*_LINK_COLUMNS)
             .where(t.links.c.identity_id.in_(list(identity_ids)))
@@ -223,27 +255,28 @@ class SqlTransaction:
     async def find_links(self, pool_id: str, keys: Sequence[tuple[str, str]]) -> list[Link]:
         if not keys:
             return []
-        query = select(*_LINK_COLUMNS).where(t.links.c.pool_id == pool_id)
         if len(keys) == 1:
             provider, subject = keys[0]
-            query = query.where(t.links.c.provider == provider, t.links.c.subject == subject)
-        else:
-            query = query.where(
-                or_(*(and_(t.links.c.provider == p, t.links.c.subject == s) for p, s in keys))
-            )
+            params = {"pool_id": pool_id, "provider": provider, "subject": subject}
+            return [_link(row) for row in await self._run(_FIND_LINK, params)]
+        query = select(*_LINK_COLUMNS).where(
+            t.links.c.pool_id == pool_id,
+            or_(*(and_(t.links.c.provider == p, t.links.c.subject == s) for p, s in keys)),
+        )
         return [_link(row) for row in await self._run(query)]
 
     async def insert_link(self, link: Link) -> None:
         await self._run(
-            insert(t.links).values(
-                pool_id=link.pool_id,
-                provider=link.provider,
-                subject=link.subject,
-                identity_id=link.identity_id,
-                developer=link.developer,
-                slot=link_slot(link.provider, link.subject, link.developer),
-                created_at=link.created_at,
-            )
+            _INSERT_LINK,
+            {
+                "pool_id": link.pool_id,
+                "provider": link.provider,
+                "subject": link.subject,
+                "identity_id": link.identity_id,
+                "developer": link.developer,
+                "slot": link_slot(link.provider, link.subject, link.developer),
+                "created_at": link.created_at,
+            },
         )
 
     async def delete_link(self, pool_id: str, provider: str, subject: str) -> None:
@@ -283,14 +316,15 @@ class SqlTransaction:
         at: float,
     ) -> None:
         await self._run(
-            insert(t.events).values(
-                account_id=account_id,
-                pool_id=pool_id,
-                identity_id=identity_id,
-                kind=kind,
-                detail=detail,
-                at=at,
-            )
+            _INSERT_EVENT,
+            {
+                "account_id": account_id,
+                "pool_id": pool_id,
+                "identity_id": identity_id,
+                "kind": kind,
+                "detail": detail,
+                "at": at,
+            },
         )
 
     # signing keys ------------------------------------------------------------------------

@@ -216,8 +216,10 @@ async def get_identity_pool_roles(s: IdentityPoolService, c: Caller, p: Params) 
 
 
 async def get_id(s: IdentityPoolService, c: Caller, p: Params) -> Result:
-    identity = await s.identities.get_id(p["IdentityPoolId"], p.get("Logins"), p.get("AccountId"))
-    return {"IdentityId": identity.identity_id}
+    identity_id = await s.identities.get_id(
+        p["IdentityPoolId"], p.get("Logins"), p.get("AccountId")
+    )
+    return {"IdentityId": identity_id}
 
 
 async def describe_identity(s: IdentityPoolService, c: Caller, p: Params) -> Result:

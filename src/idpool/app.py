@@ -146,7 +146,10 @@ class Application:
                 endpoint_url=settings.sts_endpoint, region=settings.region
             )
         else:
-            vendor = LocalCredentialVendor(clock=self.clock.now)
+            vendor = LocalCredentialVendor(
+                clock=self.clock.now,
+                on_mint=self._accept_minted if settings.accept_vended_credentials else None,
+            )
         deps = ServiceDeps(
             store=store,
             clock=self.clock,
@@ -199,6 +202,25 @@ class Application:
                 "Never use this outside local development."
             )
 
+    def _accept_minted(
+        self,
+        access_key_id: str,
+        secret_key: str,
+        session_token: str,
+        expiration: float,
+        role_arn: str,
+        identity_id: str,
+        account_id: str,
+    ) -> None:
+        """Vended credentials may sign admin calls as the pool's account until they expire."""
+        self.principals.add(
+            access_key_id,
+            secret_key,
+            account_id,
+            session_token=session_token,
+            expires_at=expiration,
+        )
+
     async def shutdown(self) -> None:
         if self.runtime is not None:
             await self.runtime.http.aclose()
@@ -206,10 +228,13 @@ class Application:
             self.runtime = None
 
     async def _openid_configuration(self) -> Mapping[str, Any]:
-        return openid_configuration(self.issuer, f"{self.issuer}/.well-known/jwks_uri")
+        return openid_configuration(
+            self.issuer, f"{self.issuer.rstrip('/')}/.well-known/jwks_uri"
+        )
 
     async def _jwks(self) -> Mapping[str, Any]:
         assert self.runtime is not None
+        await self.runtime.keyring.maybe_refresh()
         return self.runtime.keyring.jwks()
 
     async def _ready(self) -> tuple[bool, Mapping[str, Any]]:

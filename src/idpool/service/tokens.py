@@ -20,13 +20,14 @@ from idpool.service.logins import OWN_TOKEN_KEY
 POOL_ARN_CLAIM = "https://cognito-identity.amazonaws.com/identity-pool-arn"
 TAGS_CLAIM = "https://aws.amazon.com/tags"
 OPEN_ID_TOKEN_SECONDS = 600
+MAX_TOKEN_SECONDS = 86_400
 
 # Default principal tags per provider type when UseDefaults is true (reference §6.3).
 _DEFAULT_TAGS = {"client": "aud", "username": "sub"}
 _AMAZON_DEFAULT_TAGS = {"client": "aud", "username": "user_id"}
 
 
-def amr_for(authenticated: bool, logins: Sequence[VerifiedLogin]) -> list[str]:
+def amr_for(authenticated: bool, logins: Sequence[VerifiedLogin] = ()) -> list[str]:
     """`amr`: the auth type, then one provider pair per login in request order."""
     if not authenticated:
         return ["unauthenticated"]
@@ -70,15 +71,17 @@ def build_claims(
     *,
     issuer: str,
     pool: Pool,
-    identity: Identity,
+    identity_id: str,
     amr: Sequence[str],
     issued_at: float,
     lifetime: int,
     principal_tags: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    if not 1 <= lifetime <= MAX_TOKEN_SECONDS:
+        raise ValueError(f"token lifetime must be 1..{MAX_TOKEN_SECONDS} s, not {lifetime}")
     iat = int(issued_at)
     claims: dict[str, Any] = {
-        "sub": identity.identity_id,
+        "sub": identity_id,
         "aud": pool.pool_id,
         "amr": list(amr),
         "iss": issuer,
@@ -110,7 +113,7 @@ class TokenService:
         claims = build_claims(
             issuer=signer.issuer,
             pool=pool,
-            identity=identity,
+            identity_id=identity.identity_id,
             amr=amr,
             issued_at=self._d.clock.now(),
             lifetime=lifetime,

@@ -262,12 +262,12 @@ async def apply_seed(service: IdentityPoolService, seed: Seed, default_region: s
 async def _apply_pool(service: IdentityPoolService, caller: Caller, entry: SeedPool) -> Pool:
     pool_id = entry.pool_id
     if pool_id is None:
-        page = await service.pools.list(caller, 60, None)
+        page = await service.pools.list_page(caller, 60, None)
         while True:
             match = next((p for p in page.items if p.name == entry.spec.name), None)
             if match is not None or page.next_token is None:
                 break
-            page = await service.pools.list(caller, 60, page.next_token)
+            page = await service.pools.list_page(caller, 60, page.next_token)
         pool_id = match.pool_id if match is not None else None
     if pool_id is None:
         pool = await service.pools.create(caller, entry.spec)

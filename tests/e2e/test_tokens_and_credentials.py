@@ -48,7 +48,7 @@ def flow_pool(cognito: Any, pool_factory: Any) -> str:
     pool_id = str(
         pool_factory(
             SupportedLoginProviders={FB: "app-1"},
-            CognitoIdentityProviders=[{"ProviderName": UP, "ClientId": "client-1"}],
+            CognitoIdentityProviders=[{"ProviderName": UP, "ClientId": "client1"}],
             DeveloperProviderName="login.example.app",
         )["IdentityPoolId"]
     )
@@ -61,7 +61,7 @@ def flow_pool(cognito: Any, pool_factory: Any) -> str:
 def user_pool_token(sub: str, **claims: Any) -> str:
     return fake_jwt(
         iss=f"https://{UP}",
-        aud="client-1",
+        aud="client1",
         sub=sub,
         token_use="id",
         exp=int(time.time()) + 600,
@@ -227,7 +227,7 @@ def test_rules_mapping_picks_role_from_claims(cognito: Any, unsigned: Any, flow_
         IdentityPoolId=flow_pool,
         Roles={"authenticated": AUTH, "unauthenticated": UNAUTH},
         RoleMappings={
-            f"{UP}:client-1": {
+            f"{UP}:client1": {
                 "Type": "Rules",
                 "AmbiguousRoleResolution": "Deny",
                 "RulesConfiguration": {
@@ -253,7 +253,7 @@ def test_rules_mapping_picks_role_from_claims(cognito: Any, unsigned: Any, flow_
         unsigned.get_credentials_for_identity(IdentityId=other, Logins={UP: sales})
     assert error_of(exc)[:2] == (
         "NotAuthorizedException",
-        f"The ambiguous role mapping rules for: {UP}:client-1 denied this request.",
+        f"The ambiguous role mapping rules for: {UP}:client1 denied this request.",
     )
 
 

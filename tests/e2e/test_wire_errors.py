@@ -78,10 +78,11 @@ def test_user_pool_id_as_identity_pool_id(raw: Any) -> None:
 
 def test_several_violations(raw: Any) -> None:
     body = _assert_error(
-        raw("ListIdentityPools", {"MaxResults": 600, "NextToken": ""}), "ValidationException"
+        raw("GetId", {"IdentityPoolId": "bad", "AccountId": "x" * 20}), "ValidationException"
     )
-    assert body["message"].startswith("2 validation errors detected: ")
-    assert "'maxResults'" in body["message"] and "'nextToken'" in body["message"]
+    assert body["message"].startswith("3 validation errors detected: ")
+    for member in ("'identityPoolId'", "'accountId'"):
+        assert member in body["message"]
 
 
 def test_signed_operation_without_signature(server: Any) -> None:

@@ -67,7 +67,7 @@ def test_apply_is_idempotent_and_converges(
         second = await apply_seed(service, seed, "us-east-1")
         assert [p.pool_id for p in first] == [p.pool_id for p in second]
         caller = Caller(account_id="123456789012", region="us-east-1")
-        assert len((await service.pools.list(caller, 60, None)).items) == 2
+        assert len((await service.pools.list_page(caller, 60, None)).items) == 2
         staff = await service.roles.get_roles(caller, second[1].pool_id)
         assert staff.roles == {"authenticated": "arn:aws:iam::123456789012:role/staff"}
         assert len(staff.role_mappings) == 1

@@ -214,7 +214,7 @@ def test_concurrent_get_id_for_one_new_login_makes_one_identity(open_store: Open
             )
         )
         assert len(set(results)) == 1
-        page = await service.identities.list(caller, pool.pool_id, 60, None, False)
+        page = await service.identities.list_page(caller, pool.pool_id, 60, None, False)
         assert len(page.items) == 1
         await store.close()
 
@@ -232,7 +232,7 @@ def test_account_isolation_pairs(open_store: Opener) -> None:
             lambda: service.pools.describe(bob, pool.pool_id),
             lambda: service.pools.delete(bob, pool.pool_id),
             lambda: service.roles.get_roles(bob, pool.pool_id),
-            lambda: service.identities.list(bob, pool.pool_id, 10, None, False),
+            lambda: service.identities.list_page(bob, pool.pool_id, 10, None, False),
         ):
             with pytest.raises(ResourceNotFoundException) as exc:
                 await call()
@@ -241,7 +241,7 @@ def test_account_isolation_pairs(open_store: Opener) -> None:
         assert await service.identities.delete(bob, [identity_id]) == [
             (identity_id, "AccessDenied")
         ]
-        assert (await service.pools.list(bob, 60, None)).items == ()
+        assert (await service.pools.list_page(bob, 60, None)).items == ()
         described = await service.identities.describe(alice, identity_id)
         assert described.identity.identity_id == identity_id
         await store.close()

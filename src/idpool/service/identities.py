@@ -167,7 +167,7 @@ class IdentityService:
 
         return await in_transaction(self._d.store, work, readonly=True)
 
-    async def list(
+    async def list_page(
         self,
         caller: Caller,
         pool_id: str,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import orjson
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.sql import Executable
 
 from idpool.domain.errors import InternalErrorException
-from idpool.domain.ports import StoreConflict, StoredKey
+from idpool.domain.ports import AuditEvent, StoreConflict, StoredKey
 from idpool.domain.records import Identity, Link, Pool
 from idpool.storage import tables as t
 from idpool.storage.codec import pool_config_json, pool_from_row
@@ -101,6 +101,10 @@ _INSERT_LINK = insert(t.links)
 _INSERT_EVENT = insert(t.events)
 
 
+def _pool(row: Any) -> Pool:
+    return pool_from_row(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+
+
 def _identity(row: Any) -> Identity:
     return Identity(
         identity_id=row[0],
@@ -142,7 +146,7 @@ class SqlTransaction:
     async def get_pool(self, pool_id: str, *, for_update: bool = False) -> Pool | None:
         query = _GET_POOL_LOCKED if for_update and self._row_locks else _GET_POOL
         row = (await self._run(query, {"pool_id": pool_id})).first()
-        return None if row is None else pool_from_row(*row)
+        return None if row is None else _pool(row)
 
     async def insert_pool(self, pool: Pool) -> None:
         await self._run(
@@ -186,7 +190,7 @@ class SqlTransaction:
         if after is not None:
             query = query.where(_after(t.pools.c.created_at, t.pools.c.pool_id, after))
         query = query.order_by(t.pools.c.created_at, t.pools.c.pool_id).limit(limit)
-        return [pool_from_row(*row) for row in await self._run(query)]
+        return [_pool(row) for row in await self._run(query)]
 
     # identities --------------------------------------------------------------------------
 
@@ -351,7 +355,7 @@ class SqlTransaction:
                 retired_at=row[4],
                 expires_at=row[5],
             )
-            for row in await self._run(query)
+            for row in cast(Any, await self._run(query))
         ]
 
     async def insert_key(self, key: StoredKey, *, active: bool) -> None:
@@ -373,6 +377,47 @@ class SqlTransaction:
             .where(t.signing_keys.c.active_guard == 1)
             .values(active_guard=None, retired_at=retire_at, expires_at=expires_at)
         )
+
+    # administration (the console) -------------------------------------------------------
+
+    async def list_all_pools(self, after: tuple[float, str] | None, limit: int) -> list[Pool]:
+        query = select(*_POOL_COLUMNS)
+        if after is not None:
+            query = query.where(_after(t.pools.c.created_at, t.pools.c.pool_id, after))
+        query = query.order_by(t.pools.c.created_at, t.pools.c.pool_id).limit(limit)
+        return [pool_from_row(*tuple(row)) for row in await self._run(query)]
+
+    async def count_identities(self, pool_id: str) -> int:
+        query = select(func.count()).where(t.identities.c.pool_id == pool_id)
+        return int((await self._run(query)).scalar_one())
+
+    async def search_links(self, pool_id: str, subject: str, limit: int) -> list[Link]:
+        query = (
+            select(*_LINK_COLUMNS)
+            .where(t.links.c.pool_id == pool_id, t.links.c.subject == subject)
+            .order_by(t.links.c.provider)
+            .limit(limit)
+        )
+        return [_link(row) for row in await self._run(query)]
+
+    async def list_events(
+        self,
+        account_id: str,
+        pool_id: str,
+        identity_id: str | None,
+        before: int | None,
+        limit: int,
+    ) -> list[AuditEvent]:
+        e = t.events.c
+        query = select(
+            e.event_id, e.account_id, e.pool_id, e.identity_id, e.kind, e.detail, e.at
+        ).where(e.account_id == account_id, e.pool_id == pool_id)
+        if identity_id is not None:
+            query = query.where(e.identity_id == identity_id)
+        if before is not None:
+            query = query.where(e.event_id < before)
+        query = query.order_by(e.event_id.desc()).limit(limit)
+        return [AuditEvent(*tuple(row)) for row in await self._run(query)]
 
 
 def _after(order_col: Any, id_col: Any, after: tuple[float, str]) -> Any:

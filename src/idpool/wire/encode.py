@@ -47,12 +47,12 @@ def _compile(shape: Shape | None) -> Shaper:
 
         return structure
     if shape.type_name == "list":
-        item_shaper = _compile(shape.member)  # type: ignore[attr-defined]
+        item_shaper = _compile(shape.member)
         if item_shaper is _identity:
             return list
         return lambda value: [item_shaper(v) for v in value]
     if shape.type_name == "map":
-        value_shaper = _compile(shape.value)  # type: ignore[attr-defined]
+        value_shaper = _compile(shape.value)
         if value_shaper is _identity:
             return dict
         return lambda value: {k: value_shaper(v) for k, v in value.items()}

@@ -142,7 +142,7 @@ async def delete_identity_pool(s: IdentityPoolService, c: Caller, p: Params) -> 
 
 
 async def list_identity_pools(s: IdentityPoolService, c: Caller, p: Params) -> Result:
-    page = await s.pools.list(c, p["MaxResults"], p.get("NextToken"))
+    page = await s.pools.list_page(c, p["MaxResults"], p.get("NextToken"))
     out: dict[str, Any] = {
         "IdentityPools": [
             {"IdentityPoolId": pool.pool_id, "IdentityPoolName": pool.name} for pool in page.items
@@ -227,7 +227,7 @@ async def describe_identity(s: IdentityPoolService, c: Caller, p: Params) -> Res
 
 
 async def list_identities(s: IdentityPoolService, c: Caller, p: Params) -> Result:
-    page = await s.identities.list(
+    page = await s.identities.list_page(
         c, p["IdentityPoolId"], p["MaxResults"], p.get("NextToken"), bool(p.get("HideDisabled"))
     )
     out: dict[str, Any] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,8 @@ from idpool.auth.sigv4 import SigV4Verifier
 from idpool.config import Settings, data_dir
 from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
 from idpool.domain.records import Caller, Pool, VerifiedLogin
-from idpool.seed import Seed, apply_seed, load_seed
 from idpool.providers.config import ProvidersConfig, build_login_verifier, load_providers_config
+from idpool.seed import Seed, apply_seed, load_seed
 from idpool.server.asgi import EdgeSettings, IdpoolApp, WellKnown
 from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline
@@ -228,9 +229,7 @@ class Application:
             self.runtime = None
 
     async def _openid_configuration(self) -> Mapping[str, Any]:
-        return openid_configuration(
-            self.issuer, f"{self.issuer.rstrip('/')}/.well-known/jwks_uri"
-        )
+        return openid_configuration(self.issuer, f"{self.issuer.rstrip('/')}/.well-known/jwks_uri")
 
     async def _jwks(self) -> Mapping[str, Any]:
         assert self.runtime is not None
@@ -242,6 +241,33 @@ class Application:
             return False, {"status": "starting"}
         ok = await self.runtime.store.ping()
         return ok, {"status": "ready" if ok else "store unreachable"}
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind before the app exists, so a port of 0 is known when the issuer URL is derived."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_config(application: Application) -> Any:
+    """The HTTP server: uvicorn with uvloop and httptools, no access log (we log ourselves)."""
+    import uvicorn
+
+    return uvicorn.Config(
+        application.asgi,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_keep_alive=30,
+        limit_concurrency=4096,
+        server_header=False,
+        date_header=True,
+    )
 
 
 class _NoLogins:

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, replace
 from typing import Any
 
 from idpool.config import Settings, from_environment
@@ -63,7 +63,7 @@ def _configure_logging(level: str) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from idpool.app import Application, prepare_database
+    from idpool.app import Application, bind_socket, prepare_database, uvicorn_config
     from idpool.storage.migrate import SchemaOutOfDate
 
     settings = settings_from(args)
@@ -84,40 +84,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"idpool: {exc}", file=sys.stderr)
             return 2
         log.info("seeded %d pool(s) from %s", len(pools), settings.seed_file)
+    sock = bind_socket(settings.host, settings.port)
+    settings = replace(settings, port=sock.getsockname()[1])
     application = Application(settings)
-    config = uvicorn.Config(
-        application.asgi,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        loop="auto",
-        http="auto",
-        timeout_keep_alive=30,
-        limit_concurrency=4096,
-        server_header=False,
+    server = uvicorn.Server(uvicorn_config(application))
+    log.info(
+        "idpool listening on %s (store %s, auth %s, credentials %s)",
+        settings.base_url,
+        settings.database_url.split(":", 1)[0],
+        settings.auth_mode,
+        settings.credential_mode,
     )
-    server = uvicorn.Server(config)
-
-    original_startup = server.startup
-
-    async def startup(sockets: Any = None) -> None:
-        await original_startup(sockets=sockets)
-        for listener in server.servers:
-            for sock in listener.sockets:
-                host, port = sock.getsockname()[:2]
-                log.info(
-                    "idpool listening on http://%s:%s (store %s, auth %s, credentials %s)",
-                    host,
-                    port,
-                    application.settings.database_url.split("://", 1)[0],
-                    settings.auth_mode,
-                    settings.credential_mode,
-                )
-
-    server.startup = startup  # type: ignore[method-assign]
-    server.run()
+    server.run(sockets=[sock])
     return 0
 
 

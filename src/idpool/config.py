@@ -99,7 +99,6 @@ class Settings:
         default="*", metadata={"doc": "comma-separated allowed browser origins, or *"}
     )
     log_level: str = field(default="info", metadata={"doc": "debug, info, warning or error"})
-    workers: int = field(default=1, metadata={"doc": "server worker processes"})
 
     def with_overrides(self, values: Mapping[str, Any]) -> Settings:
         current = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -296,3 +296,53 @@ def test_developer_token_duration_bounds(loose: Any, flow_pool: str) -> None:
                 IdentityPoolId=flow_pool, Logins={"login.example.app": "u"}, TokenDuration=bad
             )
         assert error_of(exc)[0] == "ValidationException"
+
+
+def verify_with_discovery(server_url: str, token: str, audience: str) -> dict[str, Any]:
+    """Verify a token knowing only the issuer's discovery document (PyJWT, not idpool code)."""
+    import httpx
+    import jwt
+
+    discovery = httpx.get(f"{server_url}/.well-known/openid-configuration").json()
+    assert discovery["issuer"] == server_url
+    assert "RS512" in discovery["id_token_signing_alg_values_supported"]
+    signing_key = jwt.PyJWKClient(discovery["jwks_uri"]).get_signing_key_from_jwt(token)
+    return dict(
+        jwt.decode(
+            token,
+            signing_key.key,
+            algorithms=["RS512"],
+            audience=audience,
+            issuer=discovery["issuer"],
+        )
+    )
+
+
+def test_tokens_verify_through_discovery(
+    server: Any, cognito: Any, unsigned: Any, flow_pool: str
+) -> None:
+    guest = unsigned.get_id(IdentityPoolId=flow_pool)["IdentityId"]
+    basic = unsigned.get_open_id_token(IdentityId=guest)["Token"]
+    assert verify_with_discovery(server.url, basic, flow_pool)["sub"] == guest
+    developer = cognito.get_open_id_token_for_developer_identity(
+        IdentityPoolId=flow_pool, Logins={"login.example.app": "verified-dev"}
+    )
+    claims = verify_with_discovery(server.url, developer["Token"], flow_pool)
+    assert claims["sub"] == developer["IdentityId"]
+    assert claims["amr"][0] == "authenticated"
+
+
+def test_tampered_own_token_is_refused(unsigned: Any, cognito: Any, flow_pool: str) -> None:
+    result = cognito.get_open_id_token_for_developer_identity(
+        IdentityPoolId=flow_pool, Logins={"login.example.app": "tamper"}
+    )
+    head, payload, signature = result["Token"].split(".")
+    claims = claims_of(result["Token"])
+    claims["sub"] = unsigned.get_id(IdentityPoolId=flow_pool)["IdentityId"]
+    forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    forged = f"{head}.{forged_payload}.{signature}"
+    with pytest.raises(ClientError) as exc:
+        unsigned.get_credentials_for_identity(
+            IdentityId=claims["sub"], Logins={"cognito-identity.amazonaws.com": forged}
+        )
+    assert error_of(exc)[0] == "NotAuthorizedException"

@@ -11,25 +11,20 @@ from typing import Any
 
 import uvicorn
 
-from idpool.app import Application, prepare_database
+from idpool.app import Application, bind_socket, prepare_database, uvicorn_config
 from idpool.config import Settings
 
 
 class LiveServer:
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.application = Application(settings)
-        config = uvicorn.Config(
-            self.application.asgi,
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            lifespan="on",
-            access_log=False,
+        self.sock = bind_socket("127.0.0.1", 0)
+        self.port = self.sock.getsockname()[1]
+        self.settings = replace(settings, host="127.0.0.1", port=self.port)
+        self.application = Application(self.settings)
+        self.server = uvicorn.Server(uvicorn_config(self.application))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
         )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.port = 0
 
     def start(self) -> LiveServer:
         self.thread.start()
@@ -38,7 +33,6 @@ class LiveServer:
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("idpool test server did not start")
             time.sleep(0.01)
-        self.port = self.server.servers[0].sockets[0].getsockname()[1]
         return self
 
     @property

@@ -52,7 +52,7 @@ async def verify_logins(
     for key, token in logins.items():
         if key == OWN_TOKEN_KEY:
             if not own_tokens:
-                raise NotAuthorizedException(LOGINS_DONT_MATCH)
+                raise NotAuthorizedException("Invalid login token. Can't pass in a Cognito token.")
         elif key not in accepted:
             raise NotAuthorizedException(LOGINS_DONT_MATCH)
         verified.append(await deps.logins.verify(pool, key, token))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import httpx
 import pytest
+from botocore import UNSIGNED
 from botocore.config import Config
 
 if TYPE_CHECKING:
@@ -45,9 +46,9 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 @pytest.fixture(scope="session")
 def server(database_url: str) -> Iterator[LiveServer]:
     """One server per backend for the session; every test makes its own pools."""
-    from tests.support.live import live_server, test_settings
+    from tests.support.live import live_server, settings_for_tests
 
-    with live_server(test_settings(database_url)) as live:
+    with live_server(settings_for_tests(database_url)) as live:
         yield live
 
 
@@ -55,7 +56,7 @@ def make_client(url: str, *, signed: bool = True, validate: bool = True, **kw: A
     config = Config(
         parameter_validation=validate,
         retries={"max_attempts": 1, "mode": "standard"},
-        **({"signature_version": "UNSIGNED"} if not signed else {}),
+        **({"signature_version": UNSIGNED} if not signed else {}),
     )
     return boto3.client(
         "cognito-identity",

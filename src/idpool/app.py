@@ -26,6 +26,7 @@ from idpool.domain.records import Caller, Pool, VerifiedLogin
 from idpool.providers.config import ProvidersConfig, build_login_verifier, load_providers_config
 from idpool.seed import Seed, apply_seed, load_seed
 from idpool.server.asgi import EdgeSettings, IdpoolApp, WellKnown
+from idpool.server.console import build_console
 from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline
 from idpool.server.throttle import DEFAULT_RATES, TokenBucketThrottle
@@ -126,6 +127,13 @@ class Application:
             metrics=self.metrics,
             on_startup=self.startup,
             on_shutdown=self.shutdown,
+            console=build_console(
+                lambda: self.runtime.service if self.runtime else None,
+                lambda: SqlKeyStore(self.runtime.store) if self.runtime else None,
+                admin_user=settings.admin_user,
+                admin_password=settings.admin_password,
+                session_secret=settings.admin_session_secret,
+            ),
         )
 
     async def startup(self) -> None:
@@ -160,6 +168,7 @@ class Application:
             signer=signer,
             vendor=vendor,
             pool_cache_seconds=settings.pool_cache_seconds,
+            on_identity_created=self.metrics.identities_created.inc,
         )
         service = IdentityPoolService(deps)
         self.runtime = Runtime(store, keyring, service, http)
@@ -195,6 +204,7 @@ class Application:
             default_account=settings.account_id,
             throttle=throttle,
             metrics=self.metrics,
+            vendor_mode=settings.credential_mode,
         )
         self.asgi.attach(pipeline)
         if settings.trust_mode:

@@ -98,6 +98,23 @@ class Settings:
     cors_origins: str = field(
         default="*", metadata={"doc": "comma-separated allowed browser origins, or *"}
     )
+    admin_user: str = field(
+        default="admin", metadata={"doc": "user name of the admin console (/console)"}
+    )
+    admin_password: str | None = field(
+        default=None,
+        metadata={
+            "doc": "admin console password; the console is off without one "
+            "(prefer IDPOOL_ADMIN_PASSWORD)"
+        },
+    )
+    admin_session_secret: str | None = field(
+        default=None,
+        metadata={
+            "doc": "key that signs console session cookies (default: derived from the "
+            "admin password)"
+        },
+    )
     log_level: str = field(default="info", metadata={"doc": "debug, info, warning or error"})
 
     def with_overrides(self, values: Mapping[str, Any]) -> Settings:

@@ -44,7 +44,7 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
-def test_settings(database_url: str, **overrides: Any) -> Settings:
+def settings_for_tests(database_url: str, **overrides: Any) -> Settings:
     settings = Settings(
         database_url=database_url,
         migrate=True,

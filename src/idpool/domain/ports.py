@@ -87,6 +87,27 @@ class Transaction(Protocol):
         at: float,
     ) -> None: ...
 
+    # administration (the console): reads across accounts, never on the API's request path
+    async def list_all_pools(self, after: tuple[float, str] | None, limit: int) -> list[Pool]:
+        """Pools of every account and region, in (created_at, pool_id) order."""
+        ...
+
+    async def count_identities(self, pool_id: str) -> int: ...
+    async def search_links(self, pool_id: str, subject: str, limit: int) -> list[Link]:
+        """Links of a pool whose subject (provider user id or developer user id) is `subject`."""
+        ...
+
+    async def list_events(
+        self,
+        account_id: str,
+        pool_id: str,
+        identity_id: str | None,
+        before: int | None,
+        limit: int,
+    ) -> list[AuditEvent]:
+        """Events of a pool (of one identity when given), newest first, event_id < `before`."""
+        ...
+
 
 class Store(Protocol):
     def transaction(self, readonly: bool = False) -> AbstractAsyncContextManager[Transaction]:
@@ -172,3 +193,20 @@ class KeyStore(Protocol):
     async def rotate(self, new_key: StoredKey, retire_at: float, expires_at: float) -> None:
         """Retire the active key (published until `expires_at`) and make `new_key` active."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One identity lifecycle event (created, linked, merged, unlinked, disabled, deleted).
+
+    `detail` is what the recording operation chose to keep (provider names, the surviving
+    identity of a merge); never a token.
+    """
+
+    event_id: int
+    account_id: str
+    pool_id: str
+    identity_id: str | None
+    kind: str
+    detail: str
+    at: float

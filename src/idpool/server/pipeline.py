@@ -33,6 +33,7 @@ from idpool.wire.operations import OPERATIONS
 log = logging.getLogger("idpool.request")
 
 JSON_CONTENT_TYPE = b"application/x-amz-json-1.1"
+_TOKEN_OPERATIONS = frozenset({"GetOpenIdToken", "GetOpenIdTokenForDeveloperIdentity"})
 
 
 class RequestAuthenticator(Protocol):
@@ -66,8 +67,10 @@ class ApiPipeline:
         default_account: str,
         throttle: Throttle | None = None,
         metrics: Metrics | None = None,
+        vendor_mode: str = "local",
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
+        self._vendor_mode = vendor_mode
         self._service = service
         self._checkers = checkers
         self._authenticate = authenticate
@@ -111,7 +114,7 @@ class ApiPipeline:
             )
         elapsed = self._clock() - started
         if self._metrics is not None:
-            self._metrics.requests.labels(operation, response.error_code or "OK").inc()
+            self._count(operation, response)
             self._metrics.latency.labels(operation).observe(elapsed)
         if log.isEnabledFor(logging.INFO):
             log.info(
@@ -126,6 +129,15 @@ class ApiPipeline:
                 },
             )
         return response
+
+    def _count(self, operation: str, response: ApiResponse) -> None:
+        assert self._metrics is not None
+        self._metrics.requests.labels(operation, response.error_code or "OK").inc()
+        if response.error_code is None:
+            if operation in _TOKEN_OPERATIONS:
+                self._metrics.tokens_issued.labels(operation).inc()
+            elif operation == "GetCredentialsForIdentity":
+                self._metrics.credentials_vended.labels(self._vendor_mode).inc()
 
     @staticmethod
     def _error(error: ServiceError, request_id: str) -> ApiResponse:

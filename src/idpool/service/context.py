@@ -44,6 +44,7 @@ class ServiceDeps:
     quotas: Quotas = field(default_factory=Quotas)
     credential_seconds: int = 3600
     pool_cache_seconds: float = 1.0
+    on_identity_created: Callable[[], None] | None = None
     pool_cache: PoolCache = field(init=False)
 
     def __post_init__(self) -> None:

@@ -180,6 +180,8 @@ async def link_logins(
             )
         )
     if created:
+        if deps.on_identity_created is not None:
+            deps.on_identity_created()
         await tx.record_event(
             pool.account_id,
             pool.pool_id,

@@ -213,7 +213,9 @@ class PoolService:
         finally:
             self._d.pool_cache.forget(pool_id)
 
-    async def list_page(self, caller: Caller, max_results: int, next_token: str | None) -> Page[Pool]:
+    async def list_page(
+        self, caller: Caller, max_results: int, next_token: str | None
+    ) -> Page[Pool]:
         region = self._region(caller)
         scope = f"pools:{caller.account_id}:{region}"
         after = decode_keyset(scope, next_token)

@@ -1,0 +1,592 @@
+"""The admin console: a small server-rendered web UI under /console.
+
+Read-mostly: pages list pools, identities, role configuration, signing keys and the audit
+trail through `service.admin.AdminQueries`. The two destructive actions (delete an identity,
+unlink a developer user id) first show a confirmation page whose form carries a CSRF token,
+then run through the ordinary service operations, so they keep every rule and record their
+audit events. Templates are Jinja2 with autoescaping always on: pool names and login
+subjects come from callers and may be hostile.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, quote, unquote, urlencode
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from idpool.domain.errors import ServiceError
+from idpool.domain.ports import StoredKey
+from idpool.domain.records import Caller, Pool
+from idpool.server.console_auth import COOKIE_NAME, ConsoleAuth, LoginThrottle
+from idpool.service.admin import AdminQueries
+from idpool.service.facade import IdentityPoolService
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+PREFIX = "/console"
+ASSETS = Path(__file__).parent / "console_assets"
+STATIC_FILES = {"console.css": b"text/css; charset=utf-8"}
+MAX_FORM_BYTES = 64 * 1024
+PAGE_SIZE = 50
+NOTICES = {
+    "deleted": "The identity was deleted.",
+    "unlinked": "The developer user id was unlinked.",
+}
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        b"frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+class KeyLister(Protocol):
+    """Where the console reads signing keys from (the KeyStore port fits)."""
+
+    async def load_keys(self, now: float) -> list[StoredKey]: ...
+
+
+ServiceGetter = Callable[[], IdentityPoolService | None]
+KeysGetter = Callable[[], KeyLister | None]
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    body: bytes = b""
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    content_type: bytes = b"text/html; charset=utf-8"
+    cache: bytes = b"no-store"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    segments: tuple[str, ...]
+    query: Mapping[str, str]
+    form: Mapping[str, str]
+    cookie: str | None
+    user: str | None
+    client: str
+    secure: bool
+
+
+def url(*parts: str, **query: str | int | None) -> str:
+    """A console URL; every path segment is quoted whole (ids contain ':')."""
+    path = "/".join(quote(str(p), safe="") for p in parts)
+    base = f"{PREFIX}/{path}" if path else f"{PREFIX}/"
+    params = {k: str(v) for k, v in query.items() if v is not None and v != ""}
+    return f"{base}?{urlencode(params)}" if params else base
+
+
+def when(ts: float | None) -> str:
+    if ts is None:
+        return "—"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def encode_after(after: tuple[float, str] | None) -> str | None:
+    return None if after is None else f"{after[0]!r}~{after[1]}"
+
+
+def decode_after(raw: str | None) -> tuple[float, str] | None:
+    """A keyset position from a query string; anything malformed means the first page."""
+    if not raw or "~" not in raw:
+        return None
+    at, _, last_id = raw.partition("~")
+    try:
+        value = float(at)
+    except ValueError:
+        return None
+    return (value, last_id) if math.isfinite(value) else None
+
+
+def _int_or_none(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() and len(raw) < 19 else None
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(ASSETS),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["url"] = url
+    env.filters["when"] = when
+    return env
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def _cookie(header: str | None) -> str | None:
+    for part in (header or "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == COOKIE_NAME:
+            return value
+    return None
+
+
+def _segments(scope: Scope) -> tuple[str, ...]:
+    """Path segments after /console, each percent-decoded on its own (so %2F stays inside)."""
+    raw = scope.get("raw_path") or scope["path"].encode("utf-8")
+    rest = raw.decode("latin-1").split("?", 1)[0][len(PREFIX) :]
+    return tuple(
+        unquote(part, encoding="utf-8", errors="replace") for part in rest.split("/") if part
+    )
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-console paths, so the login form cannot redirect off-site."""
+    if target and target.startswith(f"{PREFIX}/") and "//" not in target and "\\" not in target:
+        return target
+    return url("pools")
+
+
+class ConsoleApp:
+    """ASGI callable mounted by the edge for every path under /console."""
+
+    def __init__(
+        self,
+        service_getter: ServiceGetter,
+        admin_user: str,
+        admin_password: str,
+        *,
+        keys_getter: KeysGetter | None = None,
+        session_secret: str | None = None,
+        session_seconds: int = 8 * 3600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._service = service_getter
+        self._keys = keys_getter
+        self._clock = clock
+        self._auth = ConsoleAuth(
+            admin_user,
+            admin_password,
+            session_secret=session_secret,
+            session_seconds=session_seconds,
+            clock=clock,
+        )
+        self._throttle = LoginThrottle(clock)
+        self._templates = _environment()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        response = await self._respond(scope, receive)
+        headers = [
+            (b"content-type", response.content_type),
+            (b"content-length", str(len(response.body)).encode()),
+            (b"cache-control", response.cache),
+            *SECURITY_HEADERS,
+            *response.headers,
+        ]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        body = b"" if scope["method"] == "HEAD" else response.body
+        await send({"type": "http.response.body", "body": body})
+
+    async def _respond(self, scope: Scope, receive: Receive) -> Response:
+        method = scope["method"]
+        if method not in ("GET", "HEAD", "POST"):
+            return Response(405, b"Method not allowed", [(b"allow", b"GET, HEAD, POST")])
+        headers = _headers(scope)
+        form: dict[str, str] = {}
+        if method == "POST":
+            body = await _read_body(receive, MAX_FORM_BYTES)
+            if body is None:
+                return Response(413, b"Form too large", content_type=b"text/plain")
+            form = dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
+        cookie = _cookie(headers.get("cookie"))
+        client = scope.get("client") or ("?", 0)
+        request = Request(
+            method="GET" if method == "HEAD" else method,
+            segments=_segments(scope),
+            query=dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))),
+            form=form,
+            cookie=cookie,
+            user=self._auth.user_of(cookie),
+            client=str(client[0]),
+            secure=scope.get("scheme") == "https"
+            or headers.get("x-forwarded-proto", "").lower() == "https",
+        )
+        return await self._route(request)
+
+    async def _route(self, request: Request) -> Response:
+        segments = request.segments
+        if segments[:1] == ("static",) and len(segments) == 2:
+            return _static(segments[1])
+        if segments == ("login",):
+            return await self._login(request)
+        if request.user is None or request.cookie is None:
+            return self._login_page(request, 401, next_path=_current_path(request))
+        if request.method == "POST" and not self._auth.check_csrf(
+            request.cookie, request.form.get("csrf", "")
+        ):
+            return self._error(request, 403, "The form expired or did not come from this console.")
+        if segments == ("logout",) and request.method == "POST":
+            return _redirect(url("login"), [_set_cookie("", 0, request.secure)])
+        service = self._service()
+        if service is None:
+            return self._error(request, 503, "The server is still starting; try again shortly.")
+        admin = AdminQueries(service.deps.store)
+        match segments:
+            case () | ("pools",):
+                return await self._pools(request, admin)
+            case ("find",):
+                return await self._find(request, admin)
+            case ("keys",):
+                return await self._keys_page(request)
+        if len(segments) >= 2 and segments[0] == "pools":
+            pool = await admin.pool(segments[1])
+            if pool is None:
+                return self._error(request, 404, "No pool has this id.")
+            return await self._pool_route(request, admin, service, pool, segments[2:])
+        return self._error(request, 404, "No console page at this address.")
+
+    async def _pool_route(
+        self,
+        request: Request,
+        admin: AdminQueries,
+        service: IdentityPoolService,
+        pool: Pool,
+        rest: tuple[str, ...],
+    ) -> Response:
+        match rest:
+            case ():
+                return self._page(request, "pool.html", title=pool.name, pool=pool)
+            case ("identities",):
+                return await self._identities(request, admin, pool)
+            case ("events",):
+                before = _int_or_none(request.query.get("before"))
+                events = await admin.events(pool, before=before, limit=PAGE_SIZE)
+                older = events[-1].event_id if len(events) == PAGE_SIZE else None
+                return self._page(
+                    request,
+                    "events.html",
+                    title="Audit trail",
+                    pool=pool,
+                    events=events,
+                    older=older,
+                )
+            case ("identities", identity_id, *action):
+                detail = await admin.identity(pool.pool_id, identity_id)
+                if detail is None:
+                    return self._error(request, 404, "This pool has no identity with this id.")
+                if action == ["delete"]:
+                    return await self._delete(request, service, pool, identity_id)
+                if action == ["unlink"]:
+                    return await self._unlink(request, service, pool, identity_id)
+                if action:
+                    return self._error(request, 404, "No console page at this address.")
+                events = await admin.events(pool, identity_id=identity_id, limit=PAGE_SIZE)
+                return self._page(
+                    request,
+                    "identity.html",
+                    title="Identity",
+                    pool=pool,
+                    detail=detail,
+                    events=events,
+                )
+        return self._error(request, 404, "No console page at this address.")
+
+    # pages ------------------------------------------------------------------------------
+
+    async def _pools(self, request: Request, admin: AdminQueries) -> Response:
+        listing = await admin.pools(decode_after(request.query.get("after")), PAGE_SIZE)
+        return self._page(
+            request,
+            "pools.html",
+            title="Identity pools",
+            pools=listing.items,
+            after=encode_after(listing.after),
+        )
+
+    async def _find(self, request: Request, admin: AdminQueries) -> Response:
+        identity_id = request.query.get("identity_id", "").strip()
+        identity = await admin.find_identity(identity_id) if identity_id else None
+        if identity is None:
+            return self._error(request, 404, "No identity has this id.")
+        return _redirect(url("pools", identity.pool_id, "identities", identity.identity_id))
+
+    async def _identities(self, request: Request, admin: AdminQueries, pool: Pool) -> Response:
+        text = request.query.get("q", "").strip()
+        after: str | None = None
+        if text:
+            items = await admin.search(pool.pool_id, text)
+        else:
+            listing = await admin.identities(
+                pool.pool_id, decode_after(request.query.get("after")), PAGE_SIZE
+            )
+            items, after = listing.items, encode_after(listing.after)
+        return self._page(
+            request,
+            "identities.html",
+            title="Identities",
+            pool=pool,
+            items=items,
+            q=text,
+            after=after,
+            notice=NOTICES.get(request.query.get("notice", "")),
+        )
+
+    async def _keys_page(self, request: Request) -> Response:
+        source = self._keys() if self._keys is not None else None
+        stored = await source.load_keys(self._clock()) if source is not None else []
+        return self._page(
+            request,
+            "keys.html",
+            title="Signing keys",
+            keys=_public_keys(stored),
+            available=source is not None,
+        )
+
+    # destructive actions -----------------------------------------------------------------
+
+    async def _delete(
+        self, request: Request, service: IdentityPoolService, pool: Pool, identity_id: str
+    ) -> Response:
+        if request.method != "POST":
+            return self._confirm(
+                request,
+                question="Delete this identity?",
+                facts=[("Pool", pool.name), ("Identity", identity_id)],
+                consequence="Its logins and developer user ids are removed; the next sign-in "
+                "with them creates a new identity id. This cannot be undone.",
+                action=url("pools", pool.pool_id, "identities", identity_id, "delete"),
+                hidden={},
+                button="Delete identity",
+                cancel=url("pools", pool.pool_id, "identities", identity_id),
+            )
+        try:
+            unprocessed = await service.identities.delete(_caller(pool), [identity_id])
+        except ServiceError as exc:
+            return self._error(request, 409, exc.message)
+        if unprocessed:
+            return self._error(request, 409, "The identity was not deleted (access denied).")
+        return _redirect(url("pools", pool.pool_id, "identities", notice="deleted"))
+
+    async def _unlink(
+        self, request: Request, service: IdentityPoolService, pool: Pool, identity_id: str
+    ) -> Response:
+        source = request.form if request.method == "POST" else request.query
+        provider = source.get("provider", "")
+        subject = source.get("subject", "")
+        back = url("pools", pool.pool_id, "identities", identity_id)
+        if request.method != "POST":
+            return self._confirm(
+                request,
+                question="Unlink this developer user id?",
+                facts=[("Identity", identity_id), ("Provider", provider), ("User id", subject)],
+                consequence="The identity keeps its id; when this was its last login it is "
+                "disabled. The next developer sign-in with this user id creates a new identity.",
+                action=url("pools", pool.pool_id, "identities", identity_id, "unlink"),
+                hidden={"provider": provider, "subject": subject},
+                button="Unlink",
+                cancel=back,
+            )
+        try:
+            await service.developer.unlink(
+                _caller(pool), identity_id, pool.pool_id, provider, subject
+            )
+        except ServiceError as exc:
+            return self._error(request, 409, exc.message)
+        return _redirect(url("pools", pool.pool_id, "identities", identity_id, notice="unlinked"))
+
+    # login ------------------------------------------------------------------------------
+
+    async def _login(self, request: Request) -> Response:
+        target = _safe_next(request.query.get("next") or request.form.get("next"))
+        if request.method != "POST":
+            if request.user is not None:
+                return _redirect(target)
+            return self._login_page(request, 200, next_path=target)
+        if self._throttle.blocked(request.client):
+            return self._login_page(
+                request, 429, next_path=target, error="Too many failed attempts; wait a while."
+            )
+        user = request.form.get("username", "")
+        if not self._auth.check_credentials(user, request.form.get("password", "")):
+            self._throttle.failed(request.client)
+            return self._login_page(
+                request, 401, next_path=target, error="Wrong user name or password."
+            )
+        self._throttle.succeeded(request.client)
+        cookie = self._auth.issue(user)
+        return _redirect(target, [_set_cookie(cookie, self._auth.max_age, request.secure)])
+
+    def _login_page(
+        self, request: Request, status: int, *, next_path: str, error: str | None = None
+    ) -> Response:
+        response = self._render(
+            "login.html",
+            status,
+            title="Sign in",
+            user=None,
+            csrf="",
+            next_path=next_path,
+            error=error,
+        )
+        if status == 401:
+            # RFC 9110 wants a challenge on 401; this one names the form, not a browser dialog.
+            response.headers.append(
+                (
+                    b"www-authenticate",
+                    b'Cookie realm="idpool console", form-action="/console/login"',
+                )
+            )
+        return response
+
+    # rendering --------------------------------------------------------------------------
+
+    def _render(self, template: str, status: int, **context: Any) -> Response:
+        html = self._templates.get_template(template).render(**context)
+        return Response(status, html.encode("utf-8"))
+
+    def _page(self, request: Request, template: str, **context: Any) -> Response:
+        assert request.cookie is not None
+        return self._render(
+            template, 200, user=request.user, csrf=self._auth.csrf_token(request.cookie), **context
+        )
+
+    def _error(self, request: Request, status: int, message: str) -> Response:
+        csrf = self._auth.csrf_token(request.cookie) if request.cookie else ""
+        user = request.user if request.cookie else None
+        return self._render(
+            "error.html",
+            status,
+            title="Error",
+            user=user,
+            csrf=csrf,
+            message=message,
+            code=status,
+        )
+
+    def _confirm(
+        self,
+        request: Request,
+        *,
+        question: str,
+        facts: Sequence[tuple[str, str]],
+        consequence: str,
+        action: str,
+        hidden: Mapping[str, str],
+        button: str,
+        cancel: str,
+    ) -> Response:
+        return self._page(
+            request,
+            "confirm.html",
+            title=question,
+            facts=facts,
+            consequence=consequence,
+            action=action,
+            hidden=hidden,
+            button=button,
+            cancel=cancel,
+        )
+
+
+def _caller(pool: Pool) -> Caller:
+    """The console acts as the pool's own account, as a signed admin call would."""
+    return Caller(account_id=pool.account_id, region=pool.region, signed=True)
+
+
+def _public_keys(keys: Sequence[StoredKey]) -> list[dict[str, Any]]:
+    """Only public fields leave this function; the encrypted private key never does."""
+    return [
+        {
+            "kid": key.kid,
+            "status": "active" if key.retired_at is None else "retired",
+            "created_at": key.created_at,
+            "retired_at": key.retired_at,
+            "expires_at": key.expires_at,
+            "alg": str(key.public_jwk.get("alg", "")),
+            "kty": str(key.public_jwk.get("kty", "")),
+        }
+        for key in keys
+    ]
+
+
+def _current_path(request: Request) -> str:
+    if request.method != "GET":
+        return url("pools")
+    path = url(*request.segments) if request.segments else url("pools")
+    return f"{path}?{urlencode(dict(request.query))}" if request.query else path
+
+
+def _static(name: str) -> Response:
+    content_type = STATIC_FILES.get(name)
+    if content_type is None:
+        return Response(404, b"Not found", content_type=b"text/plain")
+    body = (ASSETS / name).read_bytes()
+    return Response(200, body, content_type=content_type, cache=b"public, max-age=3600")
+
+
+def _redirect(location: str, headers: list[tuple[bytes, bytes]] | None = None) -> Response:
+    return Response(303, b"", [(b"location", location.encode("latin-1")), *(headers or [])])
+
+
+def _set_cookie(value: str, max_age: int, secure: bool) -> tuple[bytes, bytes]:
+    parts = [
+        f"{COOKIE_NAME}={value}",
+        f"Path={PREFIX}",
+        f"Max-Age={max_age}",
+        "HttpOnly",
+        "SameSite=Strict",
+    ]
+    if secure:
+        parts.append("Secure")
+    return (b"set-cookie", "; ".join(parts).encode("latin-1"))
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b""
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def build_console(
+    service_getter: ServiceGetter,
+    keys_getter: KeysGetter | None,
+    *,
+    admin_user: str,
+    admin_password: str | None,
+    session_secret: str | None = None,
+) -> ConsoleApp | None:
+    """The console when an admin password is configured; None (no console) otherwise."""
+    if not admin_password:
+        return None
+    return ConsoleApp(
+        service_getter,
+        admin_user,
+        admin_password,
+        keys_getter=keys_getter,
+        session_secret=session_secret,
+    )

@@ -71,16 +71,17 @@ def prepare_database(settings: Settings) -> None:
     ensure_current(settings.database_url, migrate=migrate)
 
 
-def _providers_config(settings: Settings) -> ProvidersConfig:
-    raw: Mapping[str, Any] = {}
+def providers_config(settings: Settings, seed: Seed | None) -> ProvidersConfig:
+    """The providers file merged with a seed file's `providers` section (the file wins)."""
+    raw: dict[str, Any] = dict(seed.providers) if seed is not None else {}
     if settings.providers_file:
         import yaml
 
-        raw = yaml.safe_load(Path(settings.providers_file).read_text()) or {}
-    config = load_providers_config(
-        {**raw, "trust_mode": settings.trust_mode or raw.get("trust_mode", False)}
-    )
-    return config
+        loaded = yaml.safe_load(Path(settings.providers_file).read_text()) or {}
+        raw.update(loaded)
+    if settings.trust_mode:
+        raw["trust_mode"] = True
+    return load_providers_config(raw)
 
 
 @dataclass
@@ -144,8 +145,9 @@ class Application:
         )
         signer = JwtTokenSigner(keyring, self.issuer)
         http = httpx.AsyncClient(timeout=5.0)
+        config = providers_config(settings, self.seed)
         verifier = build_login_verifier(
-            _providers_config(settings),
+            config,
             http,
             self.clock.now,
             OwnTokenVerifier(keyring, self.issuer, self.clock.now),
@@ -207,7 +209,7 @@ class Application:
             vendor_mode=settings.credential_mode,
         )
         self.asgi.attach(pipeline)
-        if settings.trust_mode:
+        if config.trust_mode:
             log.warning(
                 "TRUST MODE IS ON: provider tokens are accepted WITHOUT signature checks. "
                 "Never use this outside local development."

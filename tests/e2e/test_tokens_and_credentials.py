@@ -336,7 +336,7 @@ def test_tampered_own_token_is_refused(unsigned: Any, cognito: Any, flow_pool: s
     result = cognito.get_open_id_token_for_developer_identity(
         IdentityPoolId=flow_pool, Logins={"login.example.app": "tamper"}
     )
-    head, payload, signature = result["Token"].split(".")
+    head, _payload, signature = result["Token"].split(".")
     claims = claims_of(result["Token"])
     claims["sub"] = unsigned.get_id(IdentityPoolId=flow_pool)["IdentityId"]
     forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from idpool.wire.model import service_model
 
+from idpool.wire.model import service_model
 from idpool.wire.operations import OPERATIONS
 
 

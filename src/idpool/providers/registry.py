@@ -1,0 +1,104 @@
+"""The LoginVerifier the service calls: one Logins entry → the verifier for its provider type.
+
+Routing is by the Logins key against the pool's configuration (`targets.resolve`): user-pool
+provider names, OIDC issuers of the pool's IAM OIDC provider ARNs, SAML provider ARNs and the
+public providers in SupportedLoginProviders. idpool's own tokens
+(`cognito-identity.amazonaws.com`) go to an injected verifier (the signing package). Anything
+else, the developer provider name included, is refused with AWS's "Logins don't match".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+import httpx
+
+from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
+from idpool.domain.ports import LoginVerifier
+from idpool.domain.records import Pool, VerifiedLogin
+from idpool.providers.cognito_user_pool import TokenRevocationCheck, UserPoolVerifier
+from idpool.providers.config import ProvidersConfig
+from idpool.providers.jwks_cache import JwksCache
+from idpool.providers.oidc import JwtChecker, OidcVerifier
+from idpool.providers.social import SocialVerifier
+from idpool.providers.targets import OWN_TOKENS, Checked, Kind, Target, login_of, resolve
+from idpool.providers.trust import TrustVerifier
+
+if TYPE_CHECKING:
+    from idpool.providers.saml import SamlVerifier
+
+
+class TargetVerifier(Protocol):
+    async def check(self, target: Target, token: str) -> Checked: ...
+
+
+class LoginRouter:
+    """Routes each login to the verifier of its provider type (or to trust mode)."""
+
+    def __init__(
+        self,
+        config: ProvidersConfig,
+        verifiers: dict[Kind, TargetVerifier],
+        own_tokens: LoginVerifier | None,
+    ) -> None:
+        self._config = config
+        self._verifiers = verifiers
+        self._own_tokens = own_tokens
+        self._trust = TrustVerifier() if config.trust_mode else None
+
+    @classmethod
+    def from_config(
+        cls,
+        config: ProvidersConfig,
+        http: httpx.AsyncClient,
+        clock: Callable[[], float],
+        own_tokens: LoginVerifier | None,
+        *,
+        revocation_check: TokenRevocationCheck | None = None,
+    ) -> LoginRouter:
+        keys = JwksCache(
+            http,
+            clock,
+            ttl=config.jwks_ttl_seconds,
+            refresh_interval=config.jwks_refresh_interval_seconds,
+        )
+        checker = JwtChecker(keys, clock, leeway=config.leeway_seconds)
+        oidc = OidcVerifier(checker)
+        social = SocialVerifier(http, config.social, clock)
+        verifiers: dict[Kind, TargetVerifier] = {
+            Kind.USER_POOL: UserPoolVerifier(checker, revocation_check),
+            Kind.OIDC: oidc,
+            Kind.GOOGLE: oidc,
+            Kind.APPLE: oidc,
+            Kind.FACEBOOK: social,
+            Kind.AMAZON: social,
+            Kind.TWITTER: social,
+            Kind.DIGITS: social,
+        }
+        if config.saml_providers:
+            verifiers[Kind.SAML] = _saml_verifier(config, clock)
+        return cls(config, verifiers, own_tokens)
+
+    @property
+    def trust_mode(self) -> bool:
+        return self._trust is not None
+
+    async def verify(self, pool: Pool, provider: str, token: str) -> VerifiedLogin:
+        if provider == OWN_TOKENS:
+            if self._own_tokens is None:
+                raise NotAuthorizedException(LOGINS_DONT_MATCH)
+            return await self._own_tokens.verify(pool, provider, token)
+        target = resolve(pool, provider, self._config)
+        verifier = self._trust or self._verifiers.get(target.kind)
+        if verifier is None:
+            # A SAML ARN on the pool with no provider metadata configured: nothing to verify
+            # the assertion against, so it cannot prove anything.
+            raise NotAuthorizedException(LOGINS_DONT_MATCH)
+        return login_of(target, await verifier.check(target, token))
+
+
+def _saml_verifier(config: ProvidersConfig, clock: Callable[[], float]) -> SamlVerifier:
+    from idpool.providers.saml import SamlVerifier
+
+    return SamlVerifier(config.saml_providers, clock, leeway=config.leeway_seconds)

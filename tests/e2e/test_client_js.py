@@ -163,7 +163,7 @@ def oidc(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         f"  {OIDC_ARN}:\n"
         f"    client_ids: [{OIDC_CLIENT}]\n"
     )
-    settings = live_support.test_settings(
+    settings = live_support.settings_for_tests(
         database_url, trust_mode=False, providers_file=str(providers)
     )
     try:

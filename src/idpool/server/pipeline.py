@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from idpool.domain.errors import (
     InternalErrorException,
@@ -71,6 +71,7 @@ class ApiPipeline:
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._vendor_mode = vendor_mode
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._service = service
         self._checkers = checkers
         self._authenticate = authenticate
@@ -114,8 +115,7 @@ class ApiPipeline:
             )
         elapsed = self._clock() - started
         if self._metrics is not None:
-            self._count(operation, response)
-            self._metrics.latency.labels(operation).observe(elapsed)
+            self._count(operation, response, elapsed)
         if log.isEnabledFor(logging.INFO):
             log.info(
                 "request",
@@ -130,9 +130,19 @@ class ApiPipeline:
             )
         return response
 
-    def _count(self, operation: str, response: ApiResponse) -> None:
+    def _count(self, operation: str, response: ApiResponse, elapsed: float) -> None:
+        """Label lookups are cached: prometheus-client resolves labels with a lock each time."""
         assert self._metrics is not None
-        self._metrics.requests.labels(operation, response.error_code or "OK").inc()
+        key = (operation, response.error_code or "OK")
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self._metrics.requests.labels(*key),
+                self._metrics.latency.labels(operation),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(elapsed)
         if response.error_code is None:
             if operation in _TOKEN_OPERATIONS:
                 self._metrics.tokens_issued.labels(operation).inc()

@@ -32,6 +32,10 @@ class Executor(Protocol):
 
     async def execute(self, statement: Executable, params: Any = None) -> Result[Any]: ...
 
+    async def fetch(self, statement: Any, params: dict[str, Any]) -> list[Any]:
+        """Rows of a prebuilt SELECT (the hot path; see dialects.py)."""
+        ...
+
 
 def link_slot(provider: str, subject: str, developer: bool) -> str:
     """The per-identity uniqueness slot of a link (see tables.links)."""
@@ -145,8 +149,8 @@ class SqlTransaction:
 
     async def get_pool(self, pool_id: str, *, for_update: bool = False) -> Pool | None:
         query = _GET_POOL_LOCKED if for_update and self._row_locks else _GET_POOL
-        row = (await self._run(query, {"pool_id": pool_id})).first()
-        return None if row is None else _pool(row)
+        rows = await self._x.fetch(query, {"pool_id": pool_id})
+        return _pool(rows[0]) if rows else None
 
     async def insert_pool(self, pool: Pool) -> None:
         await self._run(
@@ -196,8 +200,8 @@ class SqlTransaction:
 
     async def get_identity(self, identity_id: str, *, for_update: bool = False) -> Identity | None:
         query = _GET_IDENTITY_LOCKED if for_update and self._row_locks else _GET_IDENTITY
-        row = (await self._run(query, {"identity_id": identity_id})).first()
-        return None if row is None else _identity(row)
+        rows = await self._x.fetch(query, {"identity_id": identity_id})
+        return _identity(rows[0]) if rows else None
 
     async def insert_identity(self, identity: Identity) -> None:
         await self._run(
@@ -247,7 +251,7 @@ class SqlTransaction:
         if not identity_ids:
             return []
         if len(identity_ids) == 1:
-            rows = await self._run(_LINKS_OF_ONE, {"identity_id": identity_ids[0]})
+            rows = await self._x.fetch(_LINKS_OF_ONE, {"identity_id": identity_ids[0]})
             return [_link(row) for row in rows]
         query = (
             select(*_LINK_COLUMNS)
@@ -262,7 +266,7 @@ class SqlTransaction:
         if len(keys) == 1:
             provider, subject = keys[0]
             params = {"pool_id": pool_id, "provider": provider, "subject": subject}
-            return [_link(row) for row in await self._run(_FIND_LINK, params)]
+            return [_link(row) for row in await self._x.fetch(_FIND_LINK, params)]
         query = select(*_LINK_COLUMNS).where(
             t.links.c.pool_id == pool_id,
             or_(*(and_(t.links.c.provider == p, t.links.c.subject == s) for p, s in keys)),

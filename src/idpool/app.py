@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import socket
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +104,7 @@ class Application:
         self.clock = clock or SystemClock()
         self.metrics = Metrics()
         self.runtime: Runtime | None = None
+        self._sign_pool: ThreadPoolExecutor | None = None
         self.principals = (
             load_principals(settings.credentials_file)
             if settings.credentials_file
@@ -143,7 +146,13 @@ class Application:
         keyring = await Keyring.open(
             SqlKeyStore(store), key_secret(settings), self.clock.now, settings.region
         )
-        signer = JwtTokenSigner(keyring, self.issuer)
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        # RSA signing releases the GIL: with more than one core, sign on a thread per core;
+        # pinned to one core, signing inline avoids a pointless thread hop.
+        self._sign_pool = ThreadPoolExecutor(cpus, "idpool-sign") if cpus > 1 else None
+        signer = JwtTokenSigner(
+            keyring, self.issuer, executor=self._sign_pool, offload=self._sign_pool is not None
+        )
         http = httpx.AsyncClient(timeout=5.0)
         config = providers_config(settings, self.seed)
         verifier = build_login_verifier(
@@ -239,6 +248,8 @@ class Application:
             await self.runtime.http.aclose()
             await self.runtime.store.close()
             self.runtime = None
+        if self._sign_pool is not None:
+            self._sign_pool.shutdown(wait=False)
 
     async def _openid_configuration(self) -> Mapping[str, Any]:
         return openid_configuration(self.issuer, f"{self.issuer.rstrip('/')}/.well-known/jwks_uri")

@@ -17,10 +17,12 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, Result, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Executable
+
+from idpool.domain.ports import StoreConflict
 
 
 class _SyncExecutor:
@@ -40,6 +42,12 @@ class _SyncExecutor:
         return self._connection.execute(statement, params)
 
     async def fetch(self, statement: Any, params: dict[str, Any]) -> list[Any]:
+        return list(self._driver_call(statement, params).fetchall())
+
+    async def write(self, statement: Any, params: dict[str, Any]) -> None:
+        self._driver_call(statement, params)
+
+    def _driver_call(self, statement: Any, params: dict[str, Any]) -> Any:
         entry = self._compiled.get(id(statement))
         if entry is None:
             compiled = statement.compile(dialect=self._connection.dialect)
@@ -48,7 +56,9 @@ class _SyncExecutor:
             self._compiled[id(statement)] = entry
         sql, names = entry
         try:
-            return list(self._driver.execute(sql, [params[n] for n in names]).fetchall())
+            return self._driver.execute(sql, [params[n] for n in names])
+        except sqlite3.IntegrityError as exc:
+            raise StoreConflict(str(exc)) from exc
         except sqlite3.Error as exc:
             raise OperationalError(sql, params, exc) from exc
 
@@ -62,6 +72,12 @@ class _AsyncExecutor:
 
     async def fetch(self, statement: Executable, params: dict[str, Any]) -> list[Any]:
         return list((await self._connection.execute(statement, params)).all())
+
+    async def write(self, statement: Executable, params: dict[str, Any]) -> None:
+        try:
+            await self._connection.execute(statement, params)
+        except IntegrityError as exc:
+            raise StoreConflict(str(exc.orig)) from exc
 
 
 def sqlite_engine(url: str) -> Engine:

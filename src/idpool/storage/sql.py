@@ -36,6 +36,10 @@ class Executor(Protocol):
         """Rows of a prebuilt SELECT (the hot path; see dialects.py)."""
         ...
 
+    async def write(self, statement: Any, params: dict[str, Any]) -> None:
+        """Run a prebuilt INSERT/UPDATE; a unique-key violation raises StoreConflict."""
+        ...
+
 
 def link_slot(provider: str, subject: str, developer: bool) -> str:
     """The per-identity uniqueness slot of a link (see tables.links)."""
@@ -102,7 +106,12 @@ _UPDATE_IDENTITY = (
     )
 )
 _INSERT_LINK = insert(t.links)
-_INSERT_EVENT = insert(t.events)
+_INSERT_EVENT = insert(t.events).values(
+    {
+        name: bindparam(name)
+        for name in ("account_id", "pool_id", "identity_id", "kind", "detail", "at")
+    }
+)
 
 
 def _pool(row: Any) -> Pool:
@@ -204,7 +213,7 @@ class SqlTransaction:
         return _identity(rows[0]) if rows else None
 
     async def insert_identity(self, identity: Identity) -> None:
-        await self._run(
+        await self._x.write(
             _INSERT_IDENTITY,
             {
                 "identity_id": identity.identity_id,
@@ -218,7 +227,7 @@ class SqlTransaction:
         )
 
     async def update_identity(self, identity: Identity) -> None:
-        await self._run(
+        await self._x.write(
             _UPDATE_IDENTITY,
             {
                 "key_identity_id": identity.identity_id,
@@ -274,7 +283,7 @@ class SqlTransaction:
         return [_link(row) for row in await self._run(query)]
 
     async def insert_link(self, link: Link) -> None:
-        await self._run(
+        await self._x.write(
             _INSERT_LINK,
             {
                 "pool_id": link.pool_id,
@@ -323,7 +332,7 @@ class SqlTransaction:
         detail: str,
         at: float,
     ) -> None:
-        await self._run(
+        await self._x.write(
             _INSERT_EVENT,
             {
                 "account_id": account_id,

@@ -10,28 +10,23 @@ from __future__ import annotations
 import base64
 import inspect
 import secrets
-import string
 from collections.abc import Awaitable, Callable
 
 from idpool.domain.ports import VendRequest
 from idpool.domain.records import Credentials
-
-_KEY_ALPHABET = string.ascii_uppercase + string.digits
-_SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
 
 OnMint = Callable[[str, str, str, float, str, str, str], Awaitable[None] | None]
 """`on_mint(access_key_id, secret_key, session_token, expiration, role_arn, identity_id,
 account_id)`, sync or async; an exception from it fails the call (nothing usable leaks)."""
 
 
-def _random(alphabet: str, length: int) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
 def mint(expiration: float) -> Credentials:
+    """One read of the OS random source per value: per-character choices cost ~70 us."""
     return Credentials(
-        access_key_id="ASIA" + _random(_KEY_ALPHABET, 16),
-        secret_key=_random(_SECRET_ALPHABET, 40),
+        # 10 random bytes in base32: 16 characters of A-Z and 2-7, like AWS key ids.
+        access_key_id="ASIA" + base64.b32encode(secrets.token_bytes(10)).decode("ascii"),
+        # 30 random bytes in base64: 40 characters of AWS's secret-key alphabet.
+        secret_key=base64.b64encode(secrets.token_bytes(30)).decode("ascii"),
         session_token=base64.b64encode(secrets.token_bytes(240)).decode("ascii"),
         expiration=expiration,
     )

@@ -20,6 +20,7 @@ from idpool.domain.errors import (
 from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, Identity, Link, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
+from idpool.service.identities import cached_pool, owners_of
 from idpool.service.logins import check_link_combination, link_logins, verify_logins
 from idpool.service.paging import decode_cursor, encode_token
 from idpool.service.pools import owned_pool
@@ -58,10 +59,8 @@ class DeveloperService:
         self._tokens = tokens
 
     async def _pool(self, caller: Caller, pool_id: str) -> Pool:
-        async def work(tx: Transaction) -> Pool:
-            return owned_pool(await tx.get_pool(pool_id), caller, pool_id)
-
-        return await in_transaction(self._d.store, work, readonly=True)
+        """The caller's pool, from the short-lived cache (writes below re-read it)."""
+        return await cached_pool(self._d, pool_id, caller.account_id)
 
     async def open_id_token(
         self,
@@ -75,6 +74,11 @@ class DeveloperService:
         pool = await self._pool(caller, pool_id)
         developer, others = _developer_login(pool, logins)
         verified = [developer, *await verify_logins(self._d, pool, others, own_tokens=False)]
+        owners = await owners_of(self._d, pool_id, verified)
+        known = owners[0]
+        if known is not None and all(o == known for o in owners) and identity_id in (None, known):
+            # Every login already belongs to one identity: nothing to link, one read suffices.
+            return known, await self._sign(pool, known, verified, principal_tags, token_duration)
 
         async def work(tx: Transaction) -> Identity:
             current = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
@@ -89,14 +93,26 @@ class DeveloperService:
             return resolved.identity
 
         identity = await in_transaction(self._d.store, work)
-        token = await self._tokens.sign(
+        token = await self._sign(
+            pool, identity.identity_id, verified, principal_tags, token_duration
+        )
+        return identity.identity_id, token
+
+    async def _sign(
+        self,
+        pool: Pool,
+        identity_id: str,
+        verified: list[VerifiedLogin],
+        principal_tags: Mapping[str, str] | None,
+        token_duration: int | None,
+    ) -> str:
+        return await self._tokens.sign_for(
             pool,
-            identity,
+            identity_id,
             amr_for(True, verified),
             token_duration or DEFAULT_TOKEN_SECONDS,
             principal_tags,
         )
-        return identity.identity_id, token
 
     async def lookup(
         self,

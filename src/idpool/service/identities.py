@@ -75,7 +75,7 @@ async def _read_identity(deps: ServiceDeps, identity_id: str) -> tuple[Identity,
     return identity, pool
 
 
-async def _owners(
+async def owners_of(
     deps: ServiceDeps, pool_id: str, logins: Sequence[VerifiedLogin]
 ) -> list[str | None]:
     """The identity owning each verified login (None when new), read without locking."""
@@ -117,7 +117,7 @@ class IdentityService:
         if not verified and not pool.allow_unauthenticated:
             raise NotAuthorizedException(UNAUTH_NOT_SUPPORTED)
         if verified:
-            owners = await _owners(self._d, pool_id, verified)
+            owners = await owners_of(self._d, pool_id, verified)
             first = owners[0]
             if first is not None and all(o == first for o in owners):
                 return first
@@ -146,7 +146,7 @@ class IdentityService:
                 raise NotAuthorizedException(UNAUTH_NOT_SUPPORTED)
             return Proof(identity, pool, ())
         verified = await verify_logins(self._d, pool, logins, own_tokens=True)
-        owners = await _owners(self._d, pool.pool_id, verified)
+        owners = await owners_of(self._d, pool.pool_id, verified)
         if not identity.disabled and all(o == identity_id for o in owners):
             return Proof(identity, pool, tuple(verified))
 

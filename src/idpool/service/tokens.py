@@ -107,13 +107,23 @@ class TokenService:
         lifetime: int,
         principal_tags: Mapping[str, str] | None = None,
     ) -> str:
+        return await self.sign_for(pool, identity.identity_id, amr, lifetime, principal_tags)
+
+    async def sign_for(
+        self,
+        pool: Pool,
+        identity_id: str,
+        amr: Sequence[str],
+        lifetime: int,
+        principal_tags: Mapping[str, str] | None = None,
+    ) -> str:
         signer = self._d.signer
         if signer is None:
             raise InternalErrorException("Token signing is not configured on this server.")
         claims = build_claims(
             issuer=signer.issuer,
             pool=pool,
-            identity_id=identity.identity_id,
+            identity_id=identity_id,
             amr=amr,
             issued_at=self._d.clock.now(),
             lifetime=lifetime,

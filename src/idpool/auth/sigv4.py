@@ -260,23 +260,48 @@ def parse_authorization_header(authorization: str, headers: Mapping[str, str]) -
     else:
         timestamp, epoch = _parse_http_date(headers["date"])
 
-    credential = params["Credential"]
+    return _signed_request(
+        "header",
+        params["Credential"],
+        params["SignedHeaders"],
+        params["Signature"],
+        timestamp,
+        epoch,
+        date_header=date_header,
+        expires=None,
+        security_token=headers.get("x-amz-security-token"),
+    )
+
+
+def _signed_request(
+    form: Literal["header", "query"],
+    credential: str,
+    signed_headers: str,
+    signature: str,
+    timestamp: str,
+    epoch: int,
+    *,
+    date_header: str | None,
+    expires: int | None,
+    security_token: str | None,
+) -> SignedRequest:
+    """Both signature forms carry the same parts; only where they are read from differs."""
     access_key, scope_date, region, service, terminator = _split_credential(credential)
     return SignedRequest(
-        form="header",
+        form=form,
         credential=credential,
         access_key_id=access_key,
         scope_date=scope_date,
         region=region,
         service=service,
         terminator=terminator,
-        signed_headers=_signed_header_names(params["SignedHeaders"]),
-        signature=params["Signature"],
+        signed_headers=_signed_header_names(signed_headers),
+        signature=signature,
         timestamp=timestamp,
         epoch=epoch,
         date_header=date_header,
-        expires=None,
-        security_token=headers.get("x-amz-security-token"),
+        expires=expires,
+        security_token=security_token,
     )
 
 
@@ -305,20 +330,13 @@ def parse_query_auth(params: Mapping[str, str]) -> SignedRequest:
         expires = int(raw_expires)
     timestamp = params["X-Amz-Date"]
     epoch = _parse_basic_timestamp(timestamp)
-    credential = params["X-Amz-Credential"]
-    access_key, scope_date, region, service, terminator = _split_credential(credential)
-    return SignedRequest(
-        form="query",
-        credential=credential,
-        access_key_id=access_key,
-        scope_date=scope_date,
-        region=region,
-        service=service,
-        terminator=terminator,
-        signed_headers=_signed_header_names(params["X-Amz-SignedHeaders"]),
-        signature=params["X-Amz-Signature"],
-        timestamp=timestamp,
-        epoch=epoch,
+    return _signed_request(
+        "query",
+        params["X-Amz-Credential"],
+        params["X-Amz-SignedHeaders"],
+        params["X-Amz-Signature"],
+        timestamp,
+        epoch,
         date_header=None,
         expires=expires,
         security_token=params.get("X-Amz-Security-Token"),

@@ -107,6 +107,14 @@ class RequestEntityTooLargeException(ServiceError):
     code = "RequestEntityTooLargeException"
 
 
+class RequestHeaderFieldsTooLargeException(ServiceError):
+    code = "RequestHeaderFieldsTooLargeException"
+
+
+class RequestTimeoutException(ServiceError):
+    code = "RequestTimeoutException"
+
+
 # Messages AWS is observed to send; kept in one place because clients branch on them.
 
 UNAUTH_NOT_SUPPORTED = "Unauthenticated access is not supported for this identity pool."

@@ -7,6 +7,7 @@ and the handful of GET routes are matched from a dict.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ import orjson
 from idpool.domain.errors import (
     InternalErrorException,
     RequestEntityTooLargeException,
+    RequestHeaderFieldsTooLargeException,
+    RequestTimeoutException,
+    ServiceError,
     UnknownOperationException,
 )
 from idpool.server.metrics import Metrics
@@ -39,7 +43,13 @@ CORS_EXPOSE_HEADERS = "x-amzn-RequestId, x-amzn-ErrorType, x-amzn-ErrorMessage, 
 
 @dataclass(frozen=True, slots=True)
 class EdgeSettings:
+    """Limits of the edge. SDK requests carry about a dozen small headers; the limits leave
+    ample room for them and refuse what only an attacker sends."""
+
     max_body_bytes: int = 1024 * 1024
+    max_header_bytes: int = 32 * 1024
+    max_headers: int = 128
+    body_timeout_seconds: float = 10.0
     cors_origins: tuple[str, ...] = ("*",)
     cors_max_age: int = 86400
 
@@ -158,6 +168,19 @@ class IdpoolApp:
         await self._send(send, response, self._cors(headers))
 
     async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw_headers = scope["headers"]
+        if len(raw_headers) > self._settings.max_headers or (
+            sum(len(k) + len(v) for k, v in raw_headers) > self._settings.max_header_bytes
+        ):
+            await self._refuse(
+                send,
+                {},
+                RequestHeaderFieldsTooLargeException(
+                    f"Request headers exceed {self._settings.max_headers} fields or "
+                    f"{self._settings.max_header_bytes} bytes."
+                ),
+            )
+            return
         headers = _headers(scope)
         limit = self._settings.max_body_bytes
         declared = headers.get("content-length")
@@ -168,7 +191,13 @@ class IdpoolApp:
         size = 0
         more = True
         while more:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self._settings.body_timeout_seconds)
+            except TimeoutError:
+                await self._refuse(
+                    send, headers, RequestTimeoutException("The request body arrived too slowly.")
+                )
+                return
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")
@@ -189,9 +218,16 @@ class IdpoolApp:
         await self._send(send, response, self._cors(headers))
 
     async def _too_large(self, send: Send, headers: Mapping[str, str]) -> None:
-        error = RequestEntityTooLargeException(
-            f"Request body is larger than {self._settings.max_body_bytes} bytes."
+        await self._refuse(
+            send,
+            headers,
+            RequestEntityTooLargeException(
+                f"Request body is larger than {self._settings.max_body_bytes} bytes."
+            ),
         )
+
+    async def _refuse(self, send: Send, headers: Mapping[str, str], error: ServiceError) -> None:
+        """An AWS-shaped refusal that also closes the connection (the rest is not read)."""
         status, body = encode_error(error)
         response = ApiResponse(status, body, str(uuid.uuid4()), error.code, error.message)
         await self._send(send, response, [*self._cors(headers), (b"connection", b"close")])

@@ -7,7 +7,11 @@ included (reference §1.4), and 500 only for InternalErrorException, which SDKs 
 from __future__ import annotations
 
 SERVER_FAULTS = frozenset({"InternalErrorException", "InternalFailure", "ServiceUnavailable"})
-SPECIAL_STATUS = {"RequestEntityTooLargeException": 413}
+SPECIAL_STATUS = {
+    "RequestEntityTooLargeException": 413,
+    "RequestHeaderFieldsTooLargeException": 431,
+    "RequestTimeoutException": 408,
+}
 
 
 def status_for(code: str) -> int:

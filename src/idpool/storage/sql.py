@@ -434,9 +434,13 @@ class SqlTransaction:
 
 
 def _after(order_col: Any, id_col: Any, after: tuple[float, str]) -> Any:
-    """Keyset condition `(order, id) > after`, spelled without row values for portability."""
+    """Keyset condition `(order, id) > after`, spelled without row values for portability.
+
+    The leading `order >= at` is implied by the rest but lets every planner turn the index on
+    (pool, order, id) into a range scan, so a page costs the same at any depth of the list.
+    """
     at, last_id = after
-    return or_(order_col > at, and_(order_col == at, id_col > last_id))
+    return and_(order_col >= at, or_(order_col > at, id_col > last_id))
 
 
 def is_transient(exc: BaseException) -> bool:

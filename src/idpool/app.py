@@ -290,6 +290,7 @@ def uvicorn_config(application: Application) -> Any:
         limit_concurrency=4096,
         server_header=False,
         date_header=True,
+        proxy_headers=False,
     )
 
 

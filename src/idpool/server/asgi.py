@@ -192,7 +192,9 @@ class IdpoolApp:
         more = True
         while more:
             try:
-                message = await asyncio.wait_for(receive(), self._settings.body_timeout_seconds)
+                # asyncio.timeout, not wait_for: no task per chunk on the hot path.
+                async with asyncio.timeout(self._settings.body_timeout_seconds):
+                    message = await receive()
             except TimeoutError:
                 await self._refuse(
                     send, headers, RequestTimeoutException("The request body arrived too slowly.")

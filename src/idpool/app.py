@@ -142,7 +142,7 @@ class Application:
 
     async def startup(self) -> None:
         settings = self.settings
-        store = SqlStore(make_source(settings.database_url))
+        store = SqlStore(make_source(settings.database_url, pool_size=settings.db_pool_size))
         keyring = await Keyring.open(
             SqlKeyStore(store), key_secret(settings), self.clock.now, settings.region
         )

@@ -32,6 +32,13 @@ class Settings:
         default_factory=default_database_url,
         metadata={"doc": "sqlite:///PATH (default, embedded) or postgresql://USER@HOST/DB"},
     )
+    db_pool_size: int = field(
+        default=40,
+        metadata={
+            "doc": "PostgreSQL connections per process (no overflow: excess requests wait); "
+            "keep replicas x this under the server's max_connections"
+        },
+    )
     migrate: bool | None = field(
         default=None,
         metadata={

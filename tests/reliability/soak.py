@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from tests.reliability.conftest import DEV, FB, GOOGLE
-from tests.reliability.support import ServerProcess, api_headers, call, ok
+from tests.reliability.conftest import DEV, FB
+from tests.reliability.support import ServerProcess, api_headers, call, ok, social_pool
 
 ACCOUNT = "999900000040"
 ROLE = "arn:aws:iam::123456789012:role/soak"
@@ -53,28 +53,7 @@ class SoakResult:
 def prepare(url: str) -> tuple[str, str]:
     """A pool with roles and one guest identity to aim the mix at."""
     with httpx.Client(base_url=url, timeout=20) as client:
-        pool_id = ok(
-            call(
-                client,
-                "CreateIdentityPool",
-                {
-                    "IdentityPoolName": "soak",
-                    "AllowUnauthenticatedIdentities": True,
-                    "SupportedLoginProviders": {FB: "app", GOOGLE: "client"},
-                    "DeveloperProviderName": DEV,
-                },
-                access_key=ACCOUNT,
-            )
-        )["IdentityPoolId"]
-        roles = {"authenticated": ROLE, "unauthenticated": ROLE}
-        ok(
-            call(
-                client,
-                "SetIdentityPoolRoles",
-                {"IdentityPoolId": pool_id, "Roles": roles},
-                access_key=ACCOUNT,
-            )
-        )
+        pool_id = social_pool(client, "soak", DEV, ROLE, access_key=ACCOUNT)
         guest = ok(call(client, "GetId", {"IdentityPoolId": pool_id}))["IdentityId"]
     return str(pool_id), str(guest)
 

@@ -127,6 +127,39 @@ def ok(response: httpx.Response) -> dict[str, Any]:
     return dict(response.json())
 
 
+SOCIAL = {"graph.facebook.com": "app", "accounts.google.com": "client"}
+
+
+def social_pool(
+    client: httpx.Client, name: str, developer: str, role: str, *, access_key: str
+) -> str:
+    """A pool that takes guests, Facebook and Google logins and a developer provider, with
+    both roles set, so every public flow works on it."""
+    pool_id = ok(
+        call(
+            client,
+            "CreateIdentityPool",
+            {
+                "IdentityPoolName": name,
+                "AllowUnauthenticatedIdentities": True,
+                "SupportedLoginProviders": SOCIAL,
+                "DeveloperProviderName": developer,
+            },
+            access_key=access_key,
+        )
+    )["IdentityPoolId"]
+    roles = {"authenticated": role, "unauthenticated": role}
+    ok(
+        call(
+            client,
+            "SetIdentityPoolRoles",
+            {"IdentityPoolId": pool_id, "Roles": roles},
+            access_key=access_key,
+        )
+    )
+    return str(pool_id)
+
+
 # --- the AWS answer invariant --------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.reliability.conftest import DEV, FB, GOOGLE
-from tests.reliability.support import ServerProcess, aws_error, call, ok
+from tests.reliability.support import ServerProcess, aws_error, call, ok, social_pool
 
 if TYPE_CHECKING:
     pass
@@ -56,28 +56,7 @@ def error(response: httpx.Response) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def world(http: httpx.Client) -> Iterator[dict[str, str]]:
     """OWNER's pool with a guest, a signed-in member and a developer user."""
-    pool_id = ok(
-        call(
-            http,
-            "CreateIdentityPool",
-            {
-                "IdentityPoolName": "victim",
-                "AllowUnauthenticatedIdentities": True,
-                "SupportedLoginProviders": {FB: "app", GOOGLE: "client"},
-                "DeveloperProviderName": DEV,
-            },
-            access_key=OWNER,
-        )
-    )["IdentityPoolId"]
-    roles = {"authenticated": ROLE, "unauthenticated": ROLE}
-    ok(
-        call(
-            http,
-            "SetIdentityPoolRoles",
-            {"IdentityPoolId": pool_id, "Roles": roles},
-            access_key=OWNER,
-        )
-    )
+    pool_id = social_pool(http, "victim", DEV, ROLE, access_key=OWNER)
     guest = ok(call(http, "GetId", {"IdentityPoolId": pool_id}))["IdentityId"]
     member = ok(call(http, "GetId", {"IdentityPoolId": pool_id, "Logins": {FB: "victim"}}))[
         "IdentityId"
@@ -322,28 +301,7 @@ def exercise_every_secret_path(client: httpx.Client) -> list[str]:
 
     nonce = uuid.uuid4().hex
     secrets = [KEY_SECRET, "dummy-secret"]
-    pool_id = ok(
-        call(
-            client,
-            "CreateIdentityPool",
-            {
-                "IdentityPoolName": "logs",
-                "AllowUnauthenticatedIdentities": True,
-                "SupportedLoginProviders": {FB: "app", GOOGLE: "client"},
-                "DeveloperProviderName": DEV,
-            },
-            access_key=OWNER,
-        )
-    )["IdentityPoolId"]
-    roles = {"authenticated": ROLE, "unauthenticated": ROLE}
-    ok(
-        call(
-            client,
-            "SetIdentityPoolRoles",
-            {"IdentityPoolId": pool_id, "Roles": roles},
-            access_key=OWNER,
-        )
-    )
+    pool_id = social_pool(client, "logs", DEV, ROLE, access_key=OWNER)
     google_token = unsigned_jwt(
         iss="https://accounts.google.com",
         aud="client",

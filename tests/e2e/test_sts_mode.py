@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.conftest import make_client
 from tests.support.live import LiveServer, live_server, settings_for_tests
+from tests.support.sts import moto_sts
 
 AUTH = "arn:aws:iam::123456789012:role/sts-auth"
 UNAUTH = "arn:aws:iam::123456789012:role/sts-guest"
@@ -17,11 +17,8 @@ UNAUTH = "arn:aws:iam::123456789012:role/sts-guest"
 
 @pytest.fixture(scope="module")
 def sts_url() -> Iterator[str]:
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    yield f"http://{host}:{port}"
-    moto.stop()
+    with moto_sts() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
-from moto.server import ThreadedMotoServer
 
 from idpool.domain.errors import (
     INVALID_POOL_CONFIG,
@@ -26,6 +25,7 @@ from idpool.domain.records import Identity, Pool
 from idpool.service.tokens import amr_for, build_claims
 from idpool.signing.jwt import sign_compact
 from idpool.vending.sts import GUEST_SESSION_POLICY, SESSION_NAME, StsCredentialVendor
+from tests.support.sts import moto_sts
 
 POOL = Pool(
     pool_id="us-east-1:bbbbbbbb-0000-4000-8000-000000000002",
@@ -47,11 +47,8 @@ GUEST_ROLE = "arn:aws:iam::123456789012:role/Cognito_Unauth"
 
 @pytest.fixture(scope="module")
 def sts_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_sts() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

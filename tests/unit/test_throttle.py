@@ -78,9 +78,12 @@ def test_refill_over_time() -> None:
 def test_steady_rate_at_the_quota_is_never_throttled() -> None:
     clock = Clock()
     throttle = TokenBucketThrottle({"Op": 5.0}, clock=clock)
+    admitted_count = 0
     for _ in range(100):
-        throttle.check(A, "Op")
+        throttle.check(A, "Op")  # raises TooManyRequestsException if throttled
+        admitted_count += 1
         clock.now += 0.2
+    assert admitted_count == 100
 
 
 def test_explicit_burst() -> None:

@@ -55,7 +55,7 @@ def server(database_url: str) -> Iterator[LiveServer]:
 def make_client(url: str, *, signed: bool = True, validate: bool = True, **kw: Any) -> Any:
     config = Config(
         parameter_validation=validate,
-        retries={"max_attempts": 1, "mode": "standard"},
+        retries={"total_max_attempts": 1, "mode": "standard"},
         **({"signature_version": UNSIGNED} if not signed else {}),
     )
     return boto3.client(

@@ -170,6 +170,11 @@ class Application:
                 clock=self.clock.now,
                 on_mint=self._accept_minted if settings.accept_vended_credentials else None,
             )
+        throttle = None
+        if settings.throttle:
+            throttle = TokenBucketThrottle(
+                DEFAULT_RATES, clock=self.clock.now, replica_share=settings.replicas
+            )
         deps = ServiceDeps(
             store=store,
             clock=self.clock,
@@ -180,6 +185,7 @@ class Application:
             vendor=vendor,
             pool_cache_seconds=settings.pool_cache_seconds,
             on_identity_created=self.metrics.identities_created.inc,
+            rate_limiter=throttle,
         )
         service = IdentityPoolService(deps)
         self.runtime = Runtime(store, keyring, service, http)
@@ -203,11 +209,6 @@ class Application:
                 signed=True,
             )
 
-        throttle = None
-        if settings.throttle:
-            throttle = TokenBucketThrottle(
-                DEFAULT_RATES, clock=self.clock.now, replica_share=settings.replicas
-            )
         pipeline = ApiPipeline(
             service,
             compile_checkers(service_model()),

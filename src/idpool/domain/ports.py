@@ -117,6 +117,14 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
+class RateLimiter(Protocol):
+    """AWS's request-rate quotas, per account and operation."""
+
+    def check(self, account_id: str, operation: str) -> None:
+        """Raise TooManyRequestsException when the account's quota for the call is spent."""
+        ...
+
+
 class LoginVerifier(Protocol):
     """Checks one entry of a Logins map against the pool's configuration."""
 

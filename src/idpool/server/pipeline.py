@@ -100,7 +100,8 @@ class ApiPipeline:
             clauses = self._checkers[operation].check(params)
             if clauses:
                 raise ValidationException(validation_message(clauses))
-            if self._throttle is not None:
+            if self._throttle is not None and not self._public[operation]:
+                # Public calls are throttled by the service, against the pool's account.
                 self._throttle.check(caller.account_id, operation)
             result = await OPERATIONS[operation](self._service, caller, params)
             response = ApiResponse(200, encode_result(operation, result), request_id)

@@ -12,6 +12,7 @@ from idpool.domain.ports import (
     CredentialVendor,
     IdSource,
     LoginVerifier,
+    RateLimiter,
     Store,
     StoreConflict,
     TokenSigner,
@@ -45,7 +46,13 @@ class ServiceDeps:
     credential_seconds: int = 3600
     pool_cache_seconds: float = 1.0
     on_identity_created: Callable[[], None] | None = None
+    rate_limiter: RateLimiter | None = None
     pool_cache: PoolCache = field(init=False)
+
+    def limit(self, account_id: str, operation: str) -> None:
+        """Public calls are counted against the pool's account, known only once it is read."""
+        if self.rate_limiter is not None:
+            self.rate_limiter.check(account_id, operation)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pool_cache", PoolCache(self.clock, self.pool_cache_seconds))

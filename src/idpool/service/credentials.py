@@ -35,7 +35,9 @@ class CredentialService:
         vendor = self._d.vendor
         if vendor is None:
             raise InternalErrorException("Credential vending is not configured on this server.")
-        proof = await self._identities.prove_verified(identity_id, logins)
+        proof = await self._identities.prove_verified(
+            identity_id, logins, "GetCredentialsForIdentity"
+        )
         identity, pool = proof.identity, proof.pool
         authenticated = identity.authenticated and bool(proof.logins)
         role = choose_role(pool, authenticated, proof.logins, custom_role_arn)

@@ -113,6 +113,7 @@ class IdentityService:
         to one identity already are answered from one read, without a write transaction.
         """
         pool = await cached_pool(self._d, pool_id, account_id)
+        self._d.limit(pool.account_id, "GetId")
         verified = await verify_logins(self._d, pool, logins, own_tokens=False)
         if not verified and not pool.allow_unauthenticated:
             raise NotAuthorizedException(UNAUTH_NOT_SUPPORTED)
@@ -130,7 +131,9 @@ class IdentityService:
 
         return (await in_transaction(self._d.store, work)).identity_id
 
-    async def prove_verified(self, identity_id: str, logins: Mapping[str, str] | None) -> Proof:
+    async def prove_verified(
+        self, identity_id: str, logins: Mapping[str, str] | None, operation: str
+    ) -> Proof:
         """The identity a GetOpenIdToken / GetCredentialsForIdentity call may act as.
 
         A guest needs no logins (while the pool allows guests); an authenticated identity
@@ -139,6 +142,7 @@ class IdentityService:
         answered from reads alone.
         """
         identity, pool = await _read_identity(self._d, identity_id)
+        self._d.limit(pool.account_id, operation)
         if not logins:
             if identity.disabled or identity.authenticated:
                 raise identity_forbidden(identity_id)
@@ -219,6 +223,7 @@ class IdentityService:
     ) -> None:
         """Remove public logins; the caller proves control with a login linked to the identity."""
         pool = (await _read_identity(self._d, identity_id))[1]
+        self._d.limit(pool.account_id, "UnlinkIdentity")
         verified = await verify_logins(self._d, pool, logins, own_tokens=True)
 
         async def work(tx: Transaction) -> None:

@@ -139,7 +139,7 @@ class TokenService:
         The AllowClassicFlow check comes first (the reference leaves the order open); an
         unset AllowClassicFlow allows the flow, as AWS keeps it for old pools.
         """
-        proof = await self._identities.prove_verified(identity_id, logins)
+        proof = await self._identities.prove_verified(identity_id, logins, "GetOpenIdToken")
         pool = proof.pool
         if pool.allow_classic_flow is False:
             raise InvalidParameterException(CLASSIC_FLOW_DISABLED)

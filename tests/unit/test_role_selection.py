@@ -35,7 +35,10 @@ def pool(**kw: Any) -> Pool:
 
 
 def user_pool_login(**claims: Any) -> VerifiedLogin:
-    return VerifiedLogin(provider=UP, subject="sub-1", claims={"aud": "client1", **claims})
+    """As the user-pool verifier reports it: the mapping key is ProviderName:ClientId."""
+    return VerifiedLogin(
+        provider=UP, subject="sub-1", claims={"aud": "client1", **claims}, mapping_key=UP_KEY
+    )
 
 
 def rules(*rules_: MappingRule, ambiguous: str = "Deny") -> dict[str, RoleMapping]:
@@ -167,7 +170,9 @@ def test_oidc_mapping_keyed_by_provider_arn() -> None:
             arn: RoleMapping("Rules", "Deny", (MappingRule("sub", "Equals", "u1", ADMIN),))
         },
     )
-    login = VerifiedLogin(provider="idp.example.com", subject="u1", claims={"sub": "u1"})
+    login = VerifiedLogin(
+        provider="idp.example.com", subject="u1", claims={"sub": "u1"}, mapping_key=arn
+    )
     assert choose_role(p, True, [login], None) == ADMIN
 
 

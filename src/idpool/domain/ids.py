@@ -10,16 +10,13 @@ import re
 import uuid
 
 DEFAULT_ACCOUNT = "000000000000"
+# The Logins key under which tokens idpool issued itself are presented back.
+OWN_TOKEN_PROVIDER = "cognito-identity.amazonaws.com"
 
 _REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
 _POOL_ARN_RE = re.compile(
     r"arn:aws[a-z-]*:cognito-identity:(?P<region>[^:]+):(?P<account>\d{12}):identitypool/(?P<pool>.+)"
 )
-
-
-def new_region_uuid(region: str, value: uuid.UUID | None = None) -> str:
-    """A pool or identity id: the region, a colon and a lowercase hyphenated UUID."""
-    return f"{region}:{value or uuid.uuid4()}"
 
 
 def region_of(prefixed_id: str) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import httpx
 
 from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
+from idpool.domain.ids import OWN_TOKEN_PROVIDER
 from idpool.domain.ports import LoginVerifier
 from idpool.domain.records import Pool, VerifiedLogin
 from idpool.providers.cognito_user_pool import TokenRevocationCheck, UserPoolVerifier
@@ -22,7 +23,7 @@ from idpool.providers.config import ProvidersConfig
 from idpool.providers.jwks_cache import JwksCache
 from idpool.providers.oidc import JwtChecker, OidcVerifier
 from idpool.providers.social import SocialVerifier
-from idpool.providers.targets import OWN_TOKENS, Checked, Kind, Target, login_of, resolve
+from idpool.providers.targets import Checked, Kind, Target, login_of, resolve
 from idpool.providers.trust import TrustVerifier
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class LoginRouter:
         return self._trust is not None
 
     async def verify(self, pool: Pool, provider: str, token: str) -> VerifiedLogin:
-        if provider == OWN_TOKENS:
+        if provider == OWN_TOKEN_PROVIDER:
             if self._own_tokens is None:
                 raise NotAuthorizedException(LOGINS_DONT_MATCH)
             return await self._own_tokens.verify(pool, provider, token)

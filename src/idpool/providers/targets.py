@@ -14,11 +14,11 @@ from enum import StrEnum
 from typing import Any
 
 from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
+from idpool.domain.ids import OWN_TOKEN_PROVIDER
 from idpool.domain.records import Pool, VerifiedLogin
 from idpool.providers.config import OIDC_ARN, ProvidersConfig
 from idpool.providers.jwks_cache import KeySource
 
-OWN_TOKENS = "cognito-identity.amazonaws.com"
 GOOGLE = "accounts.google.com"
 APPLE = "appleid.apple.com"
 FACEBOOK = "graph.facebook.com"
@@ -85,7 +85,7 @@ def resolve(pool: Pool, key: str, config: ProvidersConfig) -> Target:
     The developer provider and idpool's own tokens are never resolved here: the service
     handles the first, the router delegates the second.
     """
-    if not key or key in (pool.developer_provider_name, OWN_TOKENS):
+    if not key or key in (pool.developer_provider_name, OWN_TOKEN_PROVIDER):
         raise NotAuthorizedException(LOGINS_DONT_MATCH)
     user_pool = [p for p in pool.cognito_identity_providers if p.provider_name == key]
     if user_pool:

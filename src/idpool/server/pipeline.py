@@ -17,7 +17,6 @@ from typing import Any, Protocol
 from idpool.domain.errors import (
     InternalErrorException,
     MissingAuthenticationTokenException,
-    SerializationException,
     ServiceError,
     ValidationException,
 )
@@ -154,11 +153,6 @@ class ApiPipeline:
     def _error(error: ServiceError, request_id: str) -> ApiResponse:
         status, body = encode_error(error)
         return ApiResponse(status, body, request_id, error.code, error.message)
-
-
-def serialization_error(request_id: str, message: str) -> ApiResponse:
-    status, body = encode_error(SerializationException(message))
-    return ApiResponse(status, body, request_id, SerializationException.code, message)
 
 
 Headers = list[tuple[bytes, bytes]]

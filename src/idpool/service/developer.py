@@ -90,7 +90,7 @@ class DeveloperService:
             resolved = await link_logins(
                 self._d, tx, current, presented, verified, developer_call=True
             )
-            return resolved.identity
+            return resolved
 
         identity = await in_transaction(self._d.store, work)
         token = await self._sign(

@@ -16,11 +16,11 @@ from idpool.domain.errors import (
     identity_not_found,
     pool_not_found,
 )
-from idpool.domain.ids import region_of
+from idpool.domain.ids import OWN_TOKEN_PROVIDER, region_of
 from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, Identity, IdentityView, Page, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
-from idpool.service.logins import OWN_TOKEN_KEY, link_logins, verify_logins
+from idpool.service.logins import link_logins, verify_logins
 from idpool.service.paging import decode_keyset, encode_token
 from idpool.service.pools import owned_pool
 
@@ -79,7 +79,7 @@ async def owners_of(
     deps: ServiceDeps, pool_id: str, logins: Sequence[VerifiedLogin]
 ) -> list[str | None]:
     """The identity owning each verified login (None when new), read without locking."""
-    real = [(lg.provider, lg.subject) for lg in logins if lg.provider != OWN_TOKEN_KEY]
+    real = [(lg.provider, lg.subject) for lg in logins if lg.provider != OWN_TOKEN_PROVIDER]
 
     async def read(tx: Transaction) -> dict[tuple[str, str], str]:
         found = await tx.find_links(pool_id, real)
@@ -87,7 +87,7 @@ async def owners_of(
 
     owner_of = await in_transaction(deps.store, read, readonly=True) if real else {}
     return [
-        lg.subject if lg.provider == OWN_TOKEN_KEY else owner_of.get((lg.provider, lg.subject))
+        lg.subject if lg.provider == OWN_TOKEN_PROVIDER else owner_of.get((lg.provider, lg.subject))
         for lg in logins
     ]
 
@@ -127,7 +127,7 @@ class IdentityService:
             current = await public_pool(tx, pool_id, account_id)
             if not verified and not current.allow_unauthenticated:
                 raise NotAuthorizedException(UNAUTH_NOT_SUPPORTED)
-            return (await link_logins(self._d, tx, current, None, verified)).identity
+            return await link_logins(self._d, tx, current, None, verified)
 
         return (await in_transaction(self._d.store, work)).identity_id
 
@@ -157,7 +157,7 @@ class IdentityService:
         async def work(tx: Transaction) -> tuple[Identity, Pool]:
             current_identity, current = await identity_and_pool(tx, identity_id)
             resolved = await link_logins(self._d, tx, current, current_identity, verified)
-            return resolved.identity, current
+            return resolved, current
 
         identity, pool = await in_transaction(self._d.store, work)
         return Proof(identity, pool, tuple(verified))
@@ -234,7 +234,7 @@ class IdentityService:
             mine = {(ln.provider, ln.subject) for ln in links}
             proven = any(
                 (v.provider, v.subject) in mine
-                or (v.provider == OWN_TOKEN_KEY and v.subject == identity_id)
+                or (v.provider == OWN_TOKEN_PROVIDER and v.subject == identity_id)
                 for v in verified
             )
             if not proven:

@@ -1,4 +1,4 @@
-"""The Logins map: which keys a pool accepts, verification, and linking/merging identities.
+"""The Logins map: verification and linking/merging identities.
 
 GetId, GetOpenIdToken, GetCredentialsForIdentity and the developer token operation all end
 in `link_logins`, so the linking and merging rules live here once.
@@ -7,7 +7,7 @@ in `link_logins`, so the linking and merging rules live here once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from idpool.domain.errors import (
     LOGINS_DONT_MATCH,
@@ -17,24 +17,10 @@ from idpool.domain.errors import (
     ResourceConflictException,
     identity_forbidden,
 )
+from idpool.domain.ids import OWN_TOKEN_PROVIDER
 from idpool.domain.ports import Transaction
 from idpool.domain.records import Identity, Link, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps
-
-OWN_TOKEN_KEY = "cognito-identity.amazonaws.com"
-
-
-def oidc_key(arn: str) -> str:
-    """The Logins key of an IAM OIDC provider ARN: the issuer host and path after the slash."""
-    return arn.split(":oidc-provider/", 1)[-1]
-
-
-def accepted_login_keys(pool: Pool) -> set[str]:
-    keys = set(pool.supported_login_providers)
-    keys.update(p.provider_name for p in pool.cognito_identity_providers)
-    keys.update(oidc_key(arn) for arn in pool.open_id_connect_provider_arns)
-    keys.update(pool.saml_provider_arns)
-    return keys
 
 
 async def verify_logins(
@@ -42,29 +28,15 @@ async def verify_logins(
 ) -> list[VerifiedLogin]:
     """Verify every entry; one failure fails the call (as AWS does).
 
-    The developer provider is refused here: developer user ids only arrive through the
-    SigV4-signed developer operation, never in public calls.
+    Which keys the pool accepts is the verifier's decision (providers/targets.py routes each
+    key by the pool's configuration and refuses the rest, the developer provider included:
+    developer user ids only arrive through the SigV4-signed developer operation).
     """
     if not logins:
         return []
-    accepted = accepted_login_keys(pool)
-    verified: list[VerifiedLogin] = []
-    for key, token in logins.items():
-        if key == OWN_TOKEN_KEY:
-            if not own_tokens:
-                raise NotAuthorizedException("Invalid login token. Can't pass in a Cognito token.")
-        elif key not in accepted:
-            raise NotAuthorizedException(LOGINS_DONT_MATCH)
-        verified.append(await deps.logins.verify(pool, key, token))
-    return verified
-
-
-@dataclass(frozen=True, slots=True)
-class Resolution:
-    identity: Identity
-    created: bool
-    merged: tuple[str, ...]
-    linked: tuple[VerifiedLogin, ...]
+    if not own_tokens and OWN_TOKEN_PROVIDER in logins:
+        raise NotAuthorizedException("Invalid login token. Can't pass in a Cognito token.")
+    return [await deps.logins.verify(pool, key, token) for key, token in logins.items()]
 
 
 def _key(login: VerifiedLogin) -> tuple[str, str]:
@@ -83,7 +55,7 @@ async def link_logins(
     logins: Sequence[VerifiedLogin],
     *,
     developer_call: bool = False,
-) -> Resolution:
+) -> Identity:
     """Find or create the identity these logins prove, linking new logins and merging owners.
 
     Rules (reference §3.4-3.6, choices documented in docs/compatibility.md):
@@ -95,15 +67,15 @@ async def link_logins(
     - one login per public provider per identity, at most `logins_per_identity` links.
     """
     now = deps.clock.now()
-    own_ids = [lg.subject for lg in logins if lg.provider == OWN_TOKEN_KEY]
-    real = [lg for lg in logins if lg.provider != OWN_TOKEN_KEY]
+    own_ids = [lg.subject for lg in logins if lg.provider == OWN_TOKEN_PROVIDER]
+    real = [lg for lg in logins if lg.provider != OWN_TOKEN_PROVIDER]
     found = await tx.find_links(pool.pool_id, [_key(lg) for lg in real])
     owner_of = {(ln.provider, ln.subject): ln.identity_id for ln in found}
 
     # Owners in request order (own tokens name their identity directly).
     owners: list[str] = []
     for login in logins:
-        owner = login.subject if login.provider == OWN_TOKEN_KEY else owner_of.get(_key(login))
+        owner = login.subject if login.provider == OWN_TOKEN_PROVIDER else owner_of.get(_key(login))
         if owner is not None and owner not in owners:
             owners.append(owner)
 
@@ -202,7 +174,7 @@ async def link_logins(
                 ",".join(sorted({lg.provider for lg in new})),
                 now,
             )
-    return Resolution(survivor, created, tuple(losers), tuple(new))
+    return survivor
 
 
 def check_link_combination(

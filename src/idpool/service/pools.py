@@ -16,7 +16,7 @@ from idpool.domain.errors import (
     ResourceNotFoundException,
     pool_not_found,
 )
-from idpool.domain.ids import is_region, parse_pool_arn, pool_arn, region_of
+from idpool.domain.ids import is_region, parse_pool_arn, region_of
 from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, CognitoProvider, Page, Pool, PrincipalTagMap
 from idpool.service.context import ServiceDeps, in_transaction
@@ -272,10 +272,6 @@ class PoolService:
             return (await self._owned_by_arn(tx, caller, arn)).tags
 
         return await in_transaction(self._d.store, work, readonly=True)
-
-    @staticmethod
-    def arn_of(pool: Pool) -> str:
-        return pool_arn(pool.region, pool.account_id, pool.pool_id)
 
     # principal tag maps --------------------------------------------------------------------
 

@@ -22,7 +22,6 @@ from idpool.domain.errors import (
 from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, MappingRule, Pool, RoleMapping, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
-from idpool.service.logins import oidc_key
 from idpool.service.pools import owned_pool
 
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
@@ -114,19 +113,6 @@ class RoleService:
 # --- role selection ---------------------------------------------------------------------------
 
 
-def mapping_key(pool: Pool, login: VerifiedLogin) -> str:
-    """The RoleMappings key that applies to a login."""
-    if login.mapping_key:
-        return login.mapping_key
-    if login.provider.startswith("cognito-idp."):
-        aud = login.claims.get("aud")
-        return f"{login.provider}:{aud}" if isinstance(aud, str) else login.provider
-    for arn in pool.open_id_connect_provider_arns:
-        if oidc_key(arn) == login.provider:
-            return arn
-    return login.provider
-
-
 def _claim_values(value: Any) -> list[str]:
     if value is None:
         return []
@@ -211,7 +197,8 @@ def choose_role(
                     )
                 if len(roles) == 1:
                     return roles[0]
-        key = mapping_key(pool, login)
+        # The verifier names the RoleMappings key (providers/targets.py: login_of).
+        key = login.mapping_key or login.provider
         mapping = pool.role_mappings.get(key)
         if mapping is None:
             continue

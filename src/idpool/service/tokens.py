@@ -11,11 +11,10 @@ from idpool.domain.errors import (
     InternalErrorException,
     InvalidParameterException,
 )
-from idpool.domain.ids import pool_arn
+from idpool.domain.ids import OWN_TOKEN_PROVIDER, pool_arn
 from idpool.domain.records import Identity, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps
 from idpool.service.identities import IdentityService
-from idpool.service.logins import OWN_TOKEN_KEY
 
 POOL_ARN_CLAIM = "https://cognito-identity.amazonaws.com/identity-pool-arn"
 TAGS_CLAIM = "https://aws.amazon.com/tags"
@@ -33,7 +32,7 @@ def amr_for(authenticated: bool, logins: Sequence[VerifiedLogin] = ()) -> list[s
         return ["unauthenticated"]
     amr = ["authenticated"]
     for login in logins:
-        if login.provider == OWN_TOKEN_KEY:
+        if login.provider == OWN_TOKEN_PROVIDER:
             carried = login.claims.get("amr")
             if isinstance(carried, list):
                 amr.extend(str(v) for v in carried[1:] if str(v) not in amr)
@@ -48,11 +47,10 @@ def principal_tags_from_claims(pool: Pool, logins: Sequence[VerifiedLogin]) -> d
     """Tags mapped from token claims by the pool's principal-tag maps (first login wins)."""
     tags: dict[str, str] = {}
     for login in logins:
-        tag_map = pool.principal_tag_maps.get(login.provider)
-        if tag_map is None:
-            for arn in pool.open_id_connect_provider_arns:
-                if arn.endswith("/" + login.provider):
-                    tag_map = pool.principal_tag_maps.get(arn)
+        # Maps are keyed by provider name, or by provider ARN for OIDC (the mapping key).
+        tag_map = pool.principal_tag_maps.get(login.provider) or (
+            pool.principal_tag_maps.get(login.mapping_key) if login.mapping_key else None
+        )
         if tag_map is None:
             continue
         mapping: Mapping[str, str] = tag_map.tags

@@ -24,10 +24,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from idpool.domain.errors import NotAuthorizedException
+from idpool.domain.ids import OWN_TOKEN_PROVIDER
 from idpool.domain.records import Pool, VerifiedLogin
 from idpool.signing.keyring import ALGORITHM, Keyring
 
-OWN_PROVIDER = "cognito-identity.amazonaws.com"
 POOL_ARN_CLAIM = "https://cognito-identity.amazonaws.com/identity-pool-arn"
 TAGS_CLAIM = "https://aws.amazon.com/tags"
 
@@ -161,7 +161,7 @@ class OwnTokenVerifier:
         amr = claims.get("amr")
         if not isinstance(amr, list) or not amr or amr[0] != "authenticated":
             raise NotAuthorizedException(_NOT_AUTHENTICATED)
-        return VerifiedLogin(provider=OWN_PROVIDER, subject=subject, claims=claims)
+        return VerifiedLogin(provider=OWN_TOKEN_PROVIDER, subject=subject, claims=claims)
 
     async def _verified_claims(self, token: str) -> dict[str, Any]:
         """The payload of a well-formed token signed by one of our published keys."""

@@ -24,6 +24,23 @@ from sqlalchemy.sql import Executable
 
 from idpool.domain.ports import StoreConflict
 
+_COMPILED: dict[tuple[int, str], tuple[Any, str, tuple[str, ...]]] = {}
+
+
+def compiled_sql(statement: Any, dialect: Any) -> tuple[str, tuple[str, ...]]:
+    """SQL text and positional parameter names of a prebuilt statement, compiled once per dialect.
+
+    The cache keeps the statement itself, so its id can never be reused by another object.
+    """
+    key = (id(statement), dialect.name)
+    entry = _COMPILED.get(key)
+    if entry is None:
+        compiled = statement.compile(dialect=dialect)
+        positions: Any = getattr(compiled, "positiontup", None) or ()
+        entry = (statement, str(compiled), tuple(positions))
+        _COMPILED[key] = entry
+    return entry[1], entry[2]
+
 
 class _SyncExecutor:
     """Runs statements on a synchronous connection; SQLite answers in microseconds.
@@ -36,7 +53,6 @@ class _SyncExecutor:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self._driver: Any = connection.connection.driver_connection
-        self._compiled: dict[int, tuple[str, tuple[str, ...]]] = {}
 
     async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
         return self._connection.execute(statement, params)
@@ -48,22 +64,13 @@ class _SyncExecutor:
         self._driver_call(statement, params)
 
     def _driver_call(self, statement: Any, params: dict[str, Any]) -> Any:
-        entry = self._compiled.get(id(statement))
-        if entry is None:
-            compiled = statement.compile(dialect=self._connection.dialect)
-            positions: Any = getattr(compiled, "positiontup", None) or ()
-            entry = (str(compiled), tuple(positions))
-            self._compiled[id(statement)] = entry
-        sql, names = entry
+        sql, names = compiled_sql(statement, self._connection.dialect)
         try:
             return self._driver.execute(sql, [params[n] for n in names])
         except sqlite3.IntegrityError as exc:
             raise StoreConflict(str(exc)) from exc
         except sqlite3.Error as exc:
             raise OperationalError(sql, params, exc) from exc
-
-
-_PG_SQL: dict[int, str] = {}
 
 
 class _AsyncExecutor:
@@ -81,10 +88,7 @@ class _AsyncExecutor:
         return await self._connection.execute(statement, params)
 
     async def fetch(self, statement: Any, params: dict[str, Any]) -> list[Any]:
-        sql = _PG_SQL.get(id(statement))
-        if sql is None:
-            sql = str(statement.compile(dialect=self._connection.dialect))
-            _PG_SQL[id(statement)] = sql
+        sql, _ = compiled_sql(statement, self._connection.dialect)
         raw = await self._connection.get_raw_connection()
         driver: Any = raw.driver_connection
         try:

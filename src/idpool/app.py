@@ -99,7 +99,9 @@ class Runtime:
 class Application:
     """Settings → a ready ASGI app whose resources open and close with the server."""
 
-    def __init__(self, settings: Settings, *, clock: SystemClock | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: SystemClock | None = None, seed: Seed | None = None
+    ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.metrics = Metrics()
@@ -110,7 +112,9 @@ class Application:
             if settings.credentials_file
             else PrincipalDirectory([])
         )
-        self.seed: Seed | None = load_seed(settings.seed_file) if settings.seed_file else None
+        if seed is None and settings.seed_file:
+            seed = load_seed(settings.seed_file)
+        self.seed = seed
         if self.seed is not None:
             for account in self.seed.accounts:
                 self.principals.add(
@@ -302,9 +306,8 @@ class _NoLogins:
         raise NotAuthorizedException(LOGINS_DONT_MATCH)
 
 
-def apply_seed_file(settings: Settings, path: str) -> list[Pool]:
-    """Apply a seed file to the database before the server starts (idempotent)."""
-    seed = load_seed(path)
+def apply_seed_to_database(settings: Settings, seed: Seed) -> list[Pool]:
+    """Apply a loaded seed file to the database before the server starts (idempotent)."""
 
     async def run() -> list[Pool]:
         store = SqlStore(make_source(settings.database_url))

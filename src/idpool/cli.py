@@ -74,19 +74,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except SchemaOutOfDate as exc:
         print(f"idpool: {exc}", file=sys.stderr)
         return 2
+    seed = None
     if settings.seed_file:
-        from idpool.app import apply_seed_file
-        from idpool.seed import SeedError
+        from idpool.app import apply_seed_to_database
+        from idpool.seed import SeedError, load_seed
 
         try:
-            pools = apply_seed_file(settings, settings.seed_file)
+            seed = load_seed(settings.seed_file)
+            pools = apply_seed_to_database(settings, seed)
         except SeedError as exc:
             print(f"idpool: {exc}", file=sys.stderr)
             return 2
         log.info("seeded %d pool(s) from %s", len(pools), settings.seed_file)
     sock = bind_socket(settings.host, settings.port)
     settings = replace(settings, port=sock.getsockname()[1])
-    application = Application(settings)
+    application = Application(settings, seed=seed)
     server = uvicorn.Server(uvicorn_config(application))
     log.info(
         "idpool listening on %s (store %s, auth %s, credentials %s)",
@@ -109,13 +111,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from idpool.app import apply_seed_file, prepare_database
-    from idpool.seed import SeedError
+    from idpool.app import apply_seed_to_database, prepare_database
+    from idpool.seed import SeedError, load_seed
 
     settings = settings_from(args)
     prepare_database(settings)
     try:
-        pools = apply_seed_file(settings, args.file)
+        pools = apply_seed_to_database(settings, load_seed(args.file))
     except SeedError as exc:
         print(f"idpool: {exc}", file=sys.stderr)
         return 2

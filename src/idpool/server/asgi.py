@@ -8,7 +8,6 @@ and the handful of GET routes are matched from a dict.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +23,7 @@ from idpool.domain.errors import (
     UnknownOperationException,
 )
 from idpool.server.metrics import Metrics
-from idpool.server.pipeline import ApiPipeline, ApiResponse, response_headers
-from idpool.wire.encode import encode_error
+from idpool.server.pipeline import ApiPipeline, ApiResponse, error_response, response_headers
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -162,9 +160,7 @@ class IdpoolApp:
             await route(scope, receive, send)
             return
         error = UnknownOperationException(f"No operation at {method} {path[:200]}.")
-        _, body = encode_error(error)
-        status = 405 if path == "/" else 404
-        response = ApiResponse(status, body, str(uuid.uuid4()), error.code, error.message)
+        response = error_response(error, status=405 if path == "/" else 404)
         await self._send(send, response, self._cors(headers))
 
     async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -212,9 +208,7 @@ class IdpoolApp:
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         query = scope.get("query_string", b"").decode("latin-1")
         if self._pipeline is None:
-            error = InternalErrorException("The server is starting.")
-            status, payload = encode_error(error)
-            response = ApiResponse(status, payload, str(uuid.uuid4()), error.code, error.message)
+            response = error_response(InternalErrorException("The server is starting."))
         else:
             response = await self._pipeline.handle("POST", "/", query, headers, body)
         await self._send(send, response, self._cors(headers))
@@ -230,9 +224,9 @@ class IdpoolApp:
 
     async def _refuse(self, send: Send, headers: Mapping[str, str], error: ServiceError) -> None:
         """An AWS-shaped refusal that also closes the connection (the rest is not read)."""
-        status, body = encode_error(error)
-        response = ApiResponse(status, body, str(uuid.uuid4()), error.code, error.message)
-        await self._send(send, response, [*self._cors(headers), (b"connection", b"close")])
+        await self._send(
+            send, error_response(error), [*self._cors(headers), (b"connection", b"close")]
+        )
 
     @staticmethod
     async def _send(send: Send, response: ApiResponse, extra: list[tuple[bytes, bytes]]) -> None:

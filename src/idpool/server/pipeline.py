@@ -105,12 +105,12 @@ class ApiPipeline:
             result = await OPERATIONS[operation](self._service, caller, params)
             response = ApiResponse(200, encode_result(operation, result), request_id)
         except ServiceError as error:
-            response = self._error(error, request_id)
+            response = error_response(error, request_id)
         except Exception:
             log.exception("unexpected error in %s (request %s)", operation, request_id)
             if self._metrics is not None:
                 self._metrics.store_errors.inc()
-            response = self._error(
+            response = error_response(
                 InternalErrorException("An internal error occurred."), request_id
             )
         elapsed = self._clock() - started
@@ -149,10 +149,19 @@ class ApiPipeline:
             elif operation == "GetCredentialsForIdentity":
                 self._metrics.credentials_vended.labels(self._vendor_mode).inc()
 
-    @staticmethod
-    def _error(error: ServiceError, request_id: str) -> ApiResponse:
-        status, body = encode_error(error)
-        return ApiResponse(status, body, request_id, error.code, error.message)
+
+def error_response(
+    error: ServiceError, request_id: str | None = None, *, status: int | None = None
+) -> ApiResponse:
+    """The AWS-shaped answer to an error; `status` overrides the table (edge-only cases)."""
+    table_status, body = encode_error(error)
+    return ApiResponse(
+        status or table_status,
+        body,
+        request_id or str(uuid.uuid4()),
+        error.code,
+        error.message,
+    )
 
 
 Headers = list[tuple[bytes, bytes]]

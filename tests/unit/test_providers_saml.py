@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -33,6 +31,22 @@ from idpool.providers.saml import (
     xs_datetime,
 )
 from tests.support.idp import SamlIdentityProvider
+from tests.support.saml_edits import (
+    FORGERIES,
+    audience_restrictions,
+    confirmation_data,
+    drop_confirmation_attribute,
+    forged,
+    issued_at,
+    issuer,
+    no_confirmation,
+    no_confirmation_data,
+    no_expiry,
+    recipient,
+    stamp,
+    two_confirmations,
+    zoneless_times,
+)
 
 NOW = 1_700_000_000
 ARN = "arn:aws:iam::123456789012:saml-provider/Corp"
@@ -54,8 +68,6 @@ def idp() -> SamlIdentityProvider:
     return SamlIdentityProvider()
 
 
-SAML_NS = "urn:oasis:names:tc:SAML:2.0:assertion"
-DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 BAD_SIGNATURE = "Invalid login token. Couldn't verify signed token."
 NOT_SUPPORTED = "Token is not from a supported provider of this identity pool."
 
@@ -84,18 +96,6 @@ def refused(idp: SamlIdentityProvider, token: str, **kw: Any) -> str:
     with pytest.raises(NotAuthorizedException) as info:
         verify({"metadata": idp.metadata()}, token, **kw)
     return info.value.message
-
-
-def find(assertion: Any, path: str) -> Any:
-    return assertion.find(path.replace("saml:", f"{{{SAML_NS}}}"))
-
-
-def confirmation_data(assertion: Any) -> Any:
-    return find(assertion, "saml:Subject/saml:SubjectConfirmation/saml:SubjectConfirmationData")
-
-
-def stamp(t: float, zone: str = "Z") -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + zone
 
 
 @pytest.mark.parametrize("sign", ["assertion", "response"])
@@ -231,40 +231,31 @@ def test_assertion_of_provider_a_is_refused_under_provider_b_with_the_same_certi
     assert info.value.message == "Invalid login token. Issuer not present in specified provider"
 
 
-@pytest.mark.parametrize("issuer", ["https://evil.test/metadata", None, ""])
+@pytest.mark.parametrize("text", ["https://evil.test/metadata", None, ""])
 def test_issuer_must_be_the_providers_entity_id(
-    idp: SamlIdentityProvider, issuer: str | None
+    idp: SamlIdentityProvider, text: str | None
 ) -> None:
-    def edit(assertion: Any) -> None:
-        node = find(assertion, "saml:Issuer")
-        if issuer is None:
-            assertion.remove(node)
-        else:
-            node.text = issuer
-
-    assert refused(idp, idp.response("alice", now=NOW, edit=edit)) == WRONG_ISSUER
+    assert refused(idp, idp.response("alice", now=NOW, edit=issuer(text))) == WRONG_ISSUER
 
 
 # --- SubjectConfirmation: exactly one, NotOnOrAfter and an AWS Recipient ----------------------
 
 
 @pytest.mark.parametrize(
-    "recipient",
+    "url",
     [
         "https://signin.aws.amazon.com/saml",
         "https://us-east-1.signin.aws.amazon.com/saml",
         "https://eu-central-2.signin.aws.amazon.com/saml",
     ],
 )
-def test_aws_recipients_accepted(idp: SamlIdentityProvider, recipient: str) -> None:
-    def edit(assertion: Any) -> None:
-        confirmation_data(assertion).set("Recipient", recipient)
-
-    assert verify({"metadata": idp.metadata()}, idp.response("a", now=NOW, edit=edit)).subject
+def test_aws_recipients_accepted(idp: SamlIdentityProvider, url: str) -> None:
+    token = idp.response("a", now=NOW, edit=recipient(url))
+    assert verify({"metadata": idp.metadata()}, token).subject == "a"
 
 
 @pytest.mark.parametrize(
-    "recipient",
+    "url",
     [
         "https://sp.example.com/acs",
         "",
@@ -278,43 +269,18 @@ def test_aws_recipients_accepted(idp: SamlIdentityProvider, recipient: str) -> N
         "https://us-east-1.signin.aws.amazon.com/saml/acs/SAMLSP4SHN3UIS2D558H46",
     ],
 )
-def test_other_recipients_refused(idp: SamlIdentityProvider, recipient: str) -> None:
-    def edit(assertion: Any) -> None:
-        confirmation_data(assertion).set("Recipient", recipient)
-
-    assert refused(idp, idp.response("a", now=NOW, edit=edit)) == WRONG_RECIPIENT
-
-
-def _drop(attribute: str) -> Callable[[Any], None]:
-    def edit(assertion: Any) -> None:
-        del confirmation_data(assertion).attrib[attribute]
-
-    return edit
-
-
-def _no_confirmation_data(assertion: Any) -> None:
-    data = confirmation_data(assertion)
-    data.getparent().remove(data)
-
-
-def _no_confirmation(assertion: Any) -> None:
-    confirmation = find(assertion, "saml:Subject/saml:SubjectConfirmation")
-    confirmation.getparent().remove(confirmation)
-
-
-def _two_confirmations(assertion: Any) -> None:
-    confirmation = find(assertion, "saml:Subject/saml:SubjectConfirmation")
-    confirmation.addnext(copy.deepcopy(confirmation))
+def test_other_recipients_refused(idp: SamlIdentityProvider, url: str) -> None:
+    assert refused(idp, idp.response("a", now=NOW, edit=recipient(url))) == WRONG_RECIPIENT
 
 
 @pytest.mark.parametrize(
     "edit",
     [
-        _drop("NotOnOrAfter"),
-        _drop("Recipient"),
-        _no_confirmation_data,
-        _no_confirmation,
-        _two_confirmations,
+        drop_confirmation_attribute("NotOnOrAfter"),
+        drop_confirmation_attribute("Recipient"),
+        no_confirmation_data,
+        no_confirmation,
+        two_confirmations,
     ],
     ids=["no NotOnOrAfter", "no Recipient", "no data", "none", "two"],
 )
@@ -337,28 +303,17 @@ def test_subject_confirmation_expiry_is_enforced(idp: SamlIdentityProvider) -> N
 # --- IssueInstant and the clock skew ------------------------------------------------------------
 
 
-def _issued(at: float | None) -> Callable[[Any], None]:
-    def edit(assertion: Any) -> None:
-        if at is None:
-            del assertion.attrib["IssueInstant"]
-        else:
-            assertion.set("IssueInstant", stamp(at))
-
-    return edit
-
-
 def test_year_old_issue_instant_without_expiry_refused(idp: SamlIdentityProvider) -> None:
     """The attack of the review: no expiry anywhere and a year-old IssueInstant."""
     old = NOW - 365 * 86400
 
     def edit(assertion: Any) -> None:
-        _issued(old)(assertion)
-        del find(assertion, "saml:Conditions").attrib["NotOnOrAfter"]
-        del confirmation_data(assertion).attrib["NotOnOrAfter"]
+        issued_at(old)(assertion)
+        no_expiry(assertion)
 
     assert refused(idp, idp.response("a", now=NOW, edit=edit)) == ONE_CONFIRMATION
     # With a far expiry the IssueInstant alone still bounds the assertion's age.
-    far = idp.response("a", now=NOW, lifetime=400 * 86400, edit=_issued(old))
+    far = idp.response("a", now=NOW, lifetime=400 * 86400, edit=issued_at(old))
     assert refused(idp, far).startswith("Invalid login token. Token expired:")
 
 
@@ -377,7 +332,7 @@ def test_year_old_issue_instant_without_expiry_refused(idp: SamlIdentityProvider
 def test_issue_instant_age_and_future_within_the_clock_skew(
     idp: SamlIdentityProvider, issued: int, leeway: int, accepted: bool
 ) -> None:
-    token = idp.response("a", now=NOW, lifetime=3600, edit=_issued(issued))
+    token = idp.response("a", now=NOW, lifetime=3600, edit=issued_at(issued))
     source = {"metadata": idp.metadata()}
     if accepted:
         assert verify(source, token, leeway=leeway).subject == "a"
@@ -389,7 +344,7 @@ def test_issue_instant_age_and_future_within_the_clock_skew(
 
 
 def test_missing_issue_instant_refused(idp: SamlIdentityProvider) -> None:
-    assert refused(idp, idp.response("a", now=NOW, edit=_issued(None))) == NOT_SAML
+    assert refused(idp, idp.response("a", now=NOW, edit=issued_at(None))) == NOT_SAML
 
 
 # --- timestamps per XML Schema dateTime --------------------------------------------------------
@@ -421,16 +376,7 @@ def test_timestamps_without_a_zone_are_utc(idp: SamlIdentityProvider, far_from_u
     assert xs_datetime("2023-11-14T17:13:20-05:00") == NOW
     xml = base64.b64decode(idp.response("a", now=NOW)).decode()
     assert 'Z"' in xml
-    zoneless = idp.response(
-        "alice",
-        now=NOW,
-        edit=lambda a: [
-            e.set(k, v[:-1])
-            for e in a.iter()
-            for k, v in e.attrib.items()
-            if re.fullmatch(r"\d{4}-.*Z", v)
-        ],
-    )
+    zoneless = idp.response("alice", now=NOW, edit=zoneless_times)
     assert verify({"metadata": idp.metadata()}, zoneless).subject == "alice"
     # Read as local time (5 h behind), the 5-minute assertion would have been expired.
     assert refused(idp, zoneless, now=NOW + 400).startswith("Invalid login token. Token expired")
@@ -452,22 +398,6 @@ def test_timestamps_that_are_not_xs_datetime_refused(idp: SamlIdentityProvider, 
 # --- audiences: every AudienceRestriction on its own -------------------------------------------
 
 
-def _restrictions(*audiences: list[str]) -> Callable[[Any], None]:
-    def edit(assertion: Any) -> None:
-        conditions = find(assertion, "saml:Conditions")
-        for old in list(conditions):
-            conditions.remove(old)
-        for group in audiences:
-            restriction = conditions.makeelement(f"{{{SAML_NS}}}AudienceRestriction", {})
-            for audience in group:
-                node = restriction.makeelement(f"{{{SAML_NS}}}Audience", {})
-                node.text = audience
-                restriction.append(node)
-            conditions.append(restriction)
-
-    return edit
-
-
 AWS_AUD = "https://signin.aws.amazon.com/saml"
 OTHER_SP = "https://other-sp.example.com"
 
@@ -487,7 +417,7 @@ OTHER_SP = "https://other-sp.example.com"
 def test_each_audience_restriction_must_name_aws(
     idp: SamlIdentityProvider, audiences: list[list[str]], accepted: bool
 ) -> None:
-    token = idp.response("a", now=NOW, edit=_restrictions(*audiences))
+    token = idp.response("a", now=NOW, edit=audience_restrictions(*audiences))
     if accepted:
         assert verify({"metadata": idp.metadata()}, token).subject == "a"
     else:
@@ -529,52 +459,12 @@ def test_malformed_role_values_refused(idp: SamlIdentityProvider, value: str) ->
 # --- forged signatures are refused, never a 500 -------------------------------------------------
 
 
-def _forge(idp: SamlIdentityProvider, pattern: str, replacement: str) -> str:
-    xml = base64.b64decode(idp.response("admin", now=NOW)).decode()
-    forged, count = re.subn(pattern, replacement, xml, flags=re.S)
-    assert count == 1
-    return base64.b64encode(forged.encode()).decode()
-
-
-def _ec_der_key() -> str:
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    key = ec.generate_private_key(ec.SECP256R1()).public_key()
-    return base64.b64encode(
-        key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    ).decode()
-
-
-DSIG11 = 'xmlns:dsig11="http://www.w3.org/2009/xmldsig11#"'
-
-
-@pytest.mark.parametrize(
-    ("pattern", "replacement"),
-    [
-        (r"<ds:SignatureValue>[^<]*</ds:SignatureValue>", "<ds:SignatureValue/>"),
-        (
-            r"</ds:KeyInfo>",
-            f"<dsig11:DEREncodedKeyValue {DSIG11}>{_ec_der_key()}</dsig11:DEREncodedKeyValue>"
-            "</ds:KeyInfo>",
-        ),
-        (
-            r"<ds:KeyInfo>.*</ds:KeyInfo>",
-            f"<ds:KeyInfo><dsig11:DEREncodedKeyValue {DSIG11}>{_ec_der_key()}"
-            "</dsig11:DEREncodedKeyValue></ds:KeyInfo>",
-        ),
-        (
-            r"<ds:KeyInfo>.*</ds:KeyInfo>",
-            "<ds:KeyInfo><ds:KeyValue><ds:RSAKeyValue><ds:Modulus></ds:Modulus>"
-            "<ds:Exponent>AQAB</ds:Exponent></ds:RSAKeyValue></ds:KeyValue></ds:KeyInfo>",
-        ),
-    ],
-    ids=["empty SignatureValue", "EC DER key too", "EC DER key only", "RSA empty Modulus"],
-)
+@pytest.mark.parametrize("forgery", sorted(FORGERIES))
 def test_forged_signature_elements_are_bad_signatures(
-    idp: SamlIdentityProvider, pattern: str, replacement: str
+    idp: SamlIdentityProvider, forgery: str
 ) -> None:
-    assert refused(idp, _forge(idp, pattern, replacement)) == BAD_SIGNATURE
+    token = forged(forgery, idp.response("admin", now=NOW))
+    assert refused(idp, token) == BAD_SIGNATURE
 
 
 # --- no assertion content in any log ------------------------------------------------------------
@@ -590,8 +480,8 @@ def test_debug_logging_writes_no_assertion_content(
         attributes={ROLE: [ROLE_VALUE], "department": ["dept-must-not-be-logged"]},
     )
     assert verify({"metadata": idp.metadata()}, token).subject == "nameid-must-not-be-logged"
-    forged = _forge(idp, r"<ds:SignatureValue>[^<]*</ds:SignatureValue>", "<ds:SignatureValue/>")
-    assert refused(idp, forged) == BAD_SIGNATURE
+    bad = forged("empty SignatureValue", token)
+    assert refused(idp, bad) == BAD_SIGNATURE
     assert logging.getLogger("signxml.processor").getEffectiveLevel() >= logging.WARNING
     text = "\n".join(r.getMessage() for r in caplog.records)
     for secret in ("nameid-must-not-be-logged", "dept-must-not-be-logged", ROLE_VALUE, "Assertion"):

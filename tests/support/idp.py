@@ -356,12 +356,26 @@ class SamlIdentityProvider:
             "</saml:Assertion>"
         )
 
-    def response(self, name_id: str, *, now: float, sign: str = "assertion", **kwargs: Any) -> str:
-        """A base64 samlp:Response; `sign` is `assertion`, `response` or `none`."""
+    def response(
+        self,
+        name_id: str,
+        *,
+        now: float,
+        sign: str = "assertion",
+        edit: Callable[[Any], None] | None = None,
+        **kwargs: Any,
+    ) -> str:
+        """A base64 samlp:Response; `sign` is `assertion`, `response` or `none`.
+
+        `edit` changes the saml:Assertion element (lxml) before it is signed, for assertions
+        that are correctly signed but break a rule.
+        """
         from lxml import etree
         from signxml.signer import XMLSigner
 
         assertion = etree.fromstring(self.assertion_xml(name_id, now=now, **kwargs).encode())
+        if edit is not None:
+            edit(assertion)
         key_pem = self.private_key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -374,7 +388,7 @@ class SamlIdentityProvider:
         response = etree.fromstring(
             b'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
             b'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_response1" Version="2.0">'
-            b"<saml:Issuer>https://saml-idp.test/metadata</saml:Issuer>"
+            b"<saml:Issuer>" + self.entity_id.encode() + b"</saml:Issuer>"
             b'<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/>'
             b"</samlp:Status></samlp:Response>"
         )

@@ -192,15 +192,58 @@ def test_first_login_with_a_mapping_decides() -> None:
     assert choose_role(p, True, logins, None) == READER
 
 
+SAML = "arn:aws:iam::123456789012:saml-provider/corp"
+SAML_ROLE = "https://aws.amazon.com/SAML/Attributes/Role"
+
+
+def saml_login(*values: str, provider: str = SAML) -> VerifiedLogin:
+    return VerifiedLogin(provider=provider, subject="n", claims={SAML_ROLE: list(values)})
+
+
+def saml_pool(**kw: Any) -> Pool:
+    return pool(account_id="123456789012", saml_provider_arns=(SAML,), **kw)
+
+
 def test_saml_role_from_assertion() -> None:
-    saml = "arn:aws:iam::123456789012:saml-provider/corp"
-    attribute = "https://aws.amazon.com/SAML/Attributes/Role"
-    p = pool(saml_provider_arns=(saml,), roles={})
-    one = VerifiedLogin(provider=saml, subject="n", claims={attribute: [f"{ADMIN},{saml}"]})
-    assert choose_role(p, True, [one], None) == ADMIN
-    two = VerifiedLogin(
-        provider=saml, subject="n", claims={attribute: [f"{ADMIN},{saml}", f"{READER},{saml}"]}
-    )
+    p = saml_pool(roles={})
+    assert choose_role(p, True, [saml_login(f"{ADMIN},{SAML}")], None) == ADMIN
+    assert choose_role(p, True, [saml_login(f"{SAML},{ADMIN}")], None) == ADMIN
+    two = saml_login(f"{ADMIN},{SAML}", f"{READER},{SAML}")
     assert choose_role(p, True, [two], READER) == READER
     with pytest.raises(NotAuthorizedException):
         choose_role(p, True, [two], "arn:aws:iam::123456789012:role/nope")
+
+
+def test_saml_several_roles_need_custom_role_arn() -> None:
+    """AWS: with several roles in the assertion the client chooses; no silent default."""
+    two = saml_login(f"{ADMIN},{SAML}", f"{READER},{SAML}")
+    with pytest.raises(NotAuthorizedException) as info:
+        choose_role(saml_pool(), True, [two], None)
+    assert "choose one with CustomRoleArn" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"arn:aws:iam::999999999999:role/admin,{SAML}",  # a role of another account
+        f"{ADMIN},arn:aws:iam::123456789012:saml-provider/other",  # another provider's pair
+        f"{ADMIN},arn:aws:iam::999999999999:saml-provider/corp",
+        "not-an-arn:role/admin",
+    ],
+)
+def test_saml_roles_of_another_account_or_provider_are_not_usable(value: str) -> None:
+    p = saml_pool()
+    login = saml_login(value)
+    with pytest.raises(NotAuthorizedException) as info:
+        choose_role(p, True, [login], None)
+    assert info.value.message == f"The assertion has no role for {SAML} in this account."
+    foreign = value.split(",", maxsplit=1)[0]
+    with pytest.raises(NotAuthorizedException):
+        choose_role(p, True, [login], foreign)
+    # Only the usable pair counts: no CustomRoleArn needed.
+    assert choose_role(p, True, [saml_login(value, f"{READER},{SAML}")], None) == READER
+
+
+def test_saml_without_role_attribute_gets_the_authenticated_role() -> None:
+    login = VerifiedLogin(provider=SAML, subject="n", claims={"department": "eng"})
+    assert choose_role(saml_pool(), True, [login], None) == AUTH

@@ -49,3 +49,32 @@ def parse_pool_arn(arn: str) -> tuple[str, str, str] | None:
 
 def is_region(value: str) -> bool:
     return _REGION_RE.fullmatch(value) is not None
+
+
+# IAM names hold letters, digits and `+=,.@_-` (role paths also `/`), never a colon.
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/[\w+=,.@/-]+")
+SAML_PROVIDER_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?P<account>\d{12}):saml-provider/[\w+=,.@-]+")
+# The SAML attribute whose values name the roles an assertion allows, as AWS documents it.
+SAML_ROLE_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/Role"
+# A comma that starts the second half of a Role value: names may hold commas, not colons.
+_PAIR_SPLIT = re.compile(r"\s*,\s*(?=arn:)")
+
+
+def saml_role_pair(value: str) -> tuple[str, str] | None:
+    """(role ARN, SAML provider ARN) of one SAML Role attribute value; None when malformed.
+
+    AWS documents each value as `role ARN,provider ARN`, in either order.
+    """
+    halves = _PAIR_SPLIT.split(value.strip())
+    if len(halves) != 2:
+        return None
+    for role, provider in (halves, halves[::-1]):
+        if ROLE_ARN.fullmatch(role) and SAML_PROVIDER_ARN.fullmatch(provider):
+            return role, provider
+    return None
+
+
+def account_of_role(role_arn: str) -> str | None:
+    """The account id of an IAM role ARN, or None when it is not one."""
+    match = ROLE_ARN.fullmatch(role_arn)
+    return match["account"] if match else None

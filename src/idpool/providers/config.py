@@ -71,10 +71,12 @@ class SocialConfig:
 
 @dataclass(frozen=True, slots=True)
 class SamlProviderConfig:
-    """An IAM SAML provider: the certificates its assertions must be signed with."""
+    """An IAM SAML provider: the IdP's entityID (the Issuer its assertions must name) and the
+    certificates they must be signed with."""
 
     arn: str
     certificates: tuple[str, ...]
+    entity_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +289,7 @@ def _saml_provider(arn: str, value: Any, where: str) -> SamlProviderConfig:
         )
     entry = _mapping(value, where)
     allowed = {"metadata", "metadata_file", "certificate", "certificate_file"}
-    _no_unknown(entry, allowed, where)
+    _no_unknown(entry, {*allowed, "entity_id"}, where)
     given = [k for k in sorted(allowed) if entry.get(k) is not None]
     if len(given) != 1:
         raise ProvidersConfigError(f"{where}: give exactly one of {', '.join(sorted(allowed))}")
@@ -298,16 +300,23 @@ def _saml_provider(arn: str, value: Any, where: str) -> SamlProviderConfig:
         if not path.is_file():
             raise ProvidersConfigError(f"{where}.{kind}: no such file {text!r}")
         text = path.read_text()
-    from idpool.providers.saml import certificates_from_metadata, normalize_certificate
+    from idpool.providers.saml import idp_from_metadata, normalize_certificate
 
     try:
         if kind.startswith("metadata"):
-            certificates = certificates_from_metadata(text)
+            entity_id, certificates = idp_from_metadata(text)
         else:
             certificates = (normalize_certificate(text),)
     except ValueError as exc:
         raise ProvidersConfigError(f"{where}.{kind}: {exc}") from None
-    return SamlProviderConfig(arn=arn, certificates=certificates)
+    # The entityID binds assertions to this provider: metadata carries it; a bare certificate
+    # needs it stated, or any IdP sharing the certificate could log in under this ARN.
+    if kind.startswith("metadata") == ("entity_id" in entry):
+        rule = "comes from the metadata" if "entity_id" in entry else "is required with"
+        raise ProvidersConfigError(f"{where}.entity_id: {rule} {kind}")
+    if not kind.startswith("metadata"):
+        entity_id = _string(entry["entity_id"], f"{where}.entity_id")
+    return SamlProviderConfig(arn=arn, certificates=certificates, entity_id=entity_id)
 
 
 def _social(entry: Mapping[str, Any]) -> SocialConfig:

@@ -6,7 +6,6 @@ every mapping case of the reference (§6.2) can be tested without a server.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -19,13 +18,11 @@ from idpool.domain.errors import (
     InvalidParameterException,
     NotAuthorizedException,
 )
+from idpool.domain.ids import ROLE_ARN, SAML_ROLE_ATTRIBUTE, account_of_role, saml_role_pair
 from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, MappingRule, Pool, RoleMapping, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
 from idpool.service.pools import owned_pool
-
-ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
-SAML_ROLE_ATTRIBUTE = "https://aws.amazon.com/SAML/Attributes/Role"
 
 
 def valid_mapping_keys(pool: Pool) -> set[str]:
@@ -152,13 +149,18 @@ def _token_roles(claims: Mapping[str, Any]) -> list[str]:
     return [r for r in raw if isinstance(r, str)] if isinstance(raw, list) else []
 
 
-def _saml_roles(claims: Mapping[str, Any]) -> list[str]:
-    roles = []
-    for value in _claim_values(claims.get(SAML_ROLE_ATTRIBUTE)):
-        for part in value.split(","):
-            if ":role/" in part:
-                roles.append(part.strip())
-    return roles
+def _saml_roles(pool: Pool, login: VerifiedLogin) -> list[str] | None:
+    """The assertion's roles this login may assume: pairs naming the provider it was presented
+    under and a role of the pool's account. None when the assertion names no role at all."""
+    values = _claim_values(login.claims.get(SAML_ROLE_ATTRIBUTE))
+    if not values:
+        return None
+    pairs = [pair for pair in map(saml_role_pair, values) if pair is not None]
+    return [
+        role
+        for role, provider in pairs
+        if provider == login.provider and account_of_role(role) == pool.account_id
+    ]
 
 
 def _default(pool: Pool, key: str) -> str:
@@ -186,9 +188,9 @@ def choose_role(
     if not authenticated:
         return _default(pool, "unauthenticated")
     for login in logins:
-        if login.provider in pool.saml_provider_arns and pool.saml_provider_arns:
-            roles = _saml_roles(login.claims)
-            if roles and login.provider not in pool.role_mappings:
+        if login.provider in pool.saml_provider_arns and login.provider not in pool.role_mappings:
+            roles = _saml_roles(pool, login)
+            if roles is not None:
                 if custom_role_arn:
                     if custom_role_arn in roles:
                         return custom_role_arn
@@ -197,6 +199,13 @@ def choose_role(
                     )
                 if len(roles) == 1:
                     return roles[0]
+                # AWS: with several roles in the assertion the client chooses (CustomRoleArn).
+                raise NotAuthorizedException(
+                    f"The assertion has {len(roles)} roles for {login.provider} in this "
+                    "account; choose one with CustomRoleArn."
+                    if roles
+                    else f"The assertion has no role for {login.provider} in this account."
+                )
         # The verifier names the RoleMappings key (providers/targets.py: login_of).
         key = login.mapping_key or login.provider
         mapping = pool.role_mappings.get(key)

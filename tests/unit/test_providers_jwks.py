@@ -14,6 +14,7 @@ import pytest
 from idpool.domain.errors import ExternalServiceException, NotAuthorizedException
 from idpool.domain.records import Pool
 from idpool.providers.config import build_login_verifier, load_providers_config
+from idpool.providers.fetch import Fetcher
 from idpool.providers.jwks_cache import JwksCache, KeySource, parse_jwks
 from tests.support.idp import LocalIdentityProvider
 
@@ -179,7 +180,8 @@ def test_concurrent_unknown_kids_share_one_refresh(idp: LocalIdentityProvider) -
 
     async def go() -> None:
         async with httpx.AsyncClient(timeout=2) as http:
-            cache = JwksCache(http, clock, refresh_interval=30)
+            fetcher = Fetcher(http, operator_urls=[idp.jwks_url])
+            cache = JwksCache(fetcher, clock, refresh_interval=30)
             source = KeySource(jwks_url=idp.jwks_url)
             assert await cache.candidates(source, idp.current_rsa_kid(), "RSA")
             kid = idp.rotate()

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from idpool.domain.ports import LoginVerifier
-from idpool.domain.provider_urls import OIDC_ARN as OIDC_ARN  # re-exported for targets
-from idpool.domain.provider_urls import oidc_issuer_of
+from idpool.domain.provider_urls import OIDC_ARN, oidc_issuer_of
 
 if TYPE_CHECKING:
     from idpool.providers.cognito_user_pool import TokenRevocationCheck

@@ -10,9 +10,10 @@ theirs to aim. Two kinds of URL exist:
   reached;
 - **derived URLs**: every other URL, built from a pool's configuration or read from a remote
   document (a user pool's `https://<issuer>/.well-known/jwks.json`, a discovery document's
-  `jwks_uri` on another origin): https only, and only to public addresses. The host is resolved once, every address it resolves
-  to must be public (no loopback, private, link-local, shared, reserved or multicast), and
-  the connection goes to the address that was checked — so DNS rebinding cannot swap it.
+  `jwks_uri` on another origin): https only, and only to public addresses. The host is
+  resolved once, every address it resolves to must be public (no loopback, private,
+  link-local, shared, reserved or multicast), and the connection goes to the address that
+  was checked — so DNS rebinding cannot swap it.
 
 Both kinds get a total deadline (slow-drip answers included), no redirect to another origin,
 and a body streamed against a hard cap (512 KiB by default, counted after decompression) so

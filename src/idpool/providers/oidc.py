@@ -5,10 +5,11 @@ any client at all → audience → time (`exp`, `nbf`, `iat`) → algorithm allo
 with the issuer's key chosen by `kid` → subject. Everything that needs no keys comes first,
 so a token that could never be accepted — an unregistered OIDC provider, a foreign client,
 an expired token — is refused without any network access (keys are fetched only for a token
-that would be accepted if its signature holds). Every failure is a NotAuthorizedException with AWS's wording; only an unreachable
-provider becomes an ExternalServiceException. joserfc does the cryptography; the allow-list
-is ours so that `none` and HMAC algorithms (an HS256 token "signed" with the RSA public key
-as the secret) can never be selected by a token's header.
+that would be accepted if its signature holds). Every failure is a NotAuthorizedException
+with AWS's wording; only an unreachable provider becomes an ExternalServiceException.
+joserfc does the cryptography; the allow-list is ours so that `none` and HMAC algorithms (an
+HS256 token "signed" with the RSA public key as the secret) can never be selected by a
+token's header.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from idpool.domain.errors import (
     pool_not_found,
 )
 from idpool.domain.ids import is_region, parse_pool_arn, region_of
-from idpool.domain.provider_urls import is_public_provider_url, oidc_issuer_of
 from idpool.domain.ports import Transaction
+from idpool.domain.provider_urls import is_public_provider_url, oidc_issuer_of
 from idpool.domain.records import Caller, CognitoProvider, Page, Pool, PrincipalTagMap
 from idpool.service.context import ServiceDeps, in_transaction
 from idpool.service.paging import decode_keyset, encode_token

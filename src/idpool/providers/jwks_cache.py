@@ -27,7 +27,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 
 from idpool.domain.errors import ExternalServiceException
-from idpool.providers.fetch import MAX_BODY_BYTES, Fetcher, FetchError
+from idpool.providers.fetch import MAX_BODY_BYTES, Fetcher, FetchError, loggable
 
 log = logging.getLogger("idpool.providers")
 
@@ -154,7 +154,7 @@ class JwksCache:
             log.warning("identity provider unreachable: %s", exc)
             raise ExternalServiceException(UNREACHABLE) from None
         if answer.status != 200:
-            log.warning("identity provider answered %s: %s", answer.status, url)
+            log.warning("identity provider answered %s: %s", answer.status, loggable(url))
             raise ExternalServiceException(UNREACHABLE)
         return _json(answer.body, url)
 

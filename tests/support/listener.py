@@ -13,10 +13,11 @@ Reply = Callable[[socket.socket], None]
 class Listener:
     """A real TCP socket on 127.0.0.1 that counts the connections made to it.
 
-    `reply`, when given, is called with each accepted connection (to send an HTTP answer).
+    `reply`, when given, is called with each accepted connection (to send an HTTP answer),
+    after the request was read — or at once with `raw` (a TLS handshake comes first).
     """
 
-    def __init__(self, reply: Reply | None = None) -> None:
+    def __init__(self, reply: Reply | None = None, *, raw: bool = False) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -26,6 +27,7 @@ class Listener:
         self.connections = 0
         self.requests: list[bytes] = []
         self._reply = reply
+        self._raw = raw
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -49,7 +51,8 @@ class Listener:
         with conn:
             conn.settimeout(5)
             try:
-                self.requests.append(conn.recv(65536))
+                if not self._raw:
+                    self.requests.append(conn.recv(65536))
                 if self._reply is not None:
                     self._reply(conn)
             except OSError:

@@ -7,16 +7,23 @@ counts the connections it accepted.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from idpool.domain.errors import ExternalServiceException, NotAuthorizedException
 from idpool.domain.records import Pool
@@ -25,6 +32,7 @@ from idpool.providers.fetch import (
     BlockedDestination,
     Fetcher,
     FetchError,
+    PublicOnlyTransport,
     _PublicOnlyBackend,
     is_public_address,
     loggable,
@@ -362,3 +370,93 @@ def test_an_oversized_answer_keeps_memory_flat() -> None:
     for mode, grown, outcome in rows:
         assert "answer larger than 524288 bytes" in outcome, (mode, outcome)
         assert float(grown) < 16, f"{mode}: peak RSS grew by {grown} MB"
+
+
+def test_a_proxy_in_the_environment_cannot_carry_derived_fetches(
+    listener: Listener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy would hide the destination from the check, so derived fetches never use one."""
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(name, f"http://{listener.host_port}")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert fetch("https://169.254.169.254/latest/meta-data/").startswith("blocked: ")
+    assert listener.settle() == 0
+
+
+def _tls_server_context(tmp: Path, host: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server context, client context trusting it) for a self-signed certificate of `host`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp / "cert.pem", tmp / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(cert_file))
+    return server, client
+
+
+def test_derived_https_fetch_dials_the_checked_address_and_verifies_the_name(
+    tmp_path: Path,
+) -> None:
+    """The address comes from the check, the certificate is still verified for the host
+    name: a resolver answer for another name gets no data."""
+    server_ctx, client_ctx = _tls_server_context(tmp_path, "keys.public.test")
+
+    def answer(conn: socket.socket) -> None:
+        try:
+            with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(65536)
+                tls.sendall(
+                    b'HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{"keys":[]}'
+                )
+        except (OSError, ssl.SSLError):
+            pass
+
+    tls_listener = Listener(answer, raw=True)
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> str:
+        asked.append(host)
+        return "127.0.0.1"
+
+    async def go(url: str) -> str:
+        transport = PublicOnlyTransport(resolve=resolve, ssl_context=client_ctx)
+        async with (
+            httpx.AsyncClient() as operator,
+            httpx.AsyncClient(transport=transport, trust_env=False) as derived,
+        ):
+            fetcher = Fetcher(operator, derived_client=derived)
+            try:
+                fetched = await fetcher.get(url)
+            except FetchError as exc:
+                return f"failed: {exc}"
+            return f"{fetched.status} {fetched.body.decode()}"
+
+    try:
+        port = tls_listener.port
+        assert asyncio.run(go(f"https://keys.public.test:{port}/jwks")) == '200 {"keys":[]}'
+        assert asyncio.run(go(f"https://other.public.test:{port}/jwks")).startswith("failed: ")
+    finally:
+        tls_listener.close()
+    assert asked == ["keys.public.test", "other.public.test"]

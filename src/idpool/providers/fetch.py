@@ -209,7 +209,11 @@ class Fetcher:
     ) -> None:
         self._operator = operator_client
         self._operator_origins = frozenset(origin_of(u) for u in operator_urls)
-        self._derived = derived_client or httpx.AsyncClient(transport=PublicOnlyTransport())
+        # No proxy from the environment (httpx mounts none over an explicit transport; this
+        # says so): behind a proxy the destination check would not see the destination.
+        self._derived = derived_client or httpx.AsyncClient(
+            transport=PublicOnlyTransport(), trust_env=False
+        )
         self._max_bytes = max_bytes
         self._timeout = timeout
 

@@ -128,7 +128,7 @@ class JwksCache:
     async def _fetch(self, source: KeySource) -> tuple[Key, ...]:
         if source.jwks_file is not None:
             try:
-                raw = await asyncio.to_thread(Path(source.jwks_file).read_bytes)
+                raw = await asyncio.to_thread(_read_capped, Path(source.jwks_file))
             except OSError as exc:
                 log.error("cannot read JWKS file %s: %s", source.jwks_file, exc)
                 raise ExternalServiceException(UNREACHABLE) from None
@@ -157,6 +157,12 @@ class JwksCache:
             log.warning("identity provider answered %s: %s", answer.status, loggable(url))
             raise ExternalServiceException(UNREACHABLE)
         return _json(answer.body, url)
+
+
+def _read_capped(path: Path) -> bytes:
+    """At most one byte more than the cap, so a huge file is refused without being read."""
+    with path.open("rb") as file:
+        return file.read(MAX_DOCUMENT_BYTES + 1)
 
 
 def _json(raw: bytes, where: str) -> Any:

@@ -200,6 +200,7 @@ def _scenario(url: str, idp: LocalIdentityProvider, social: FakeSocialProvider) 
         IdentityPoolId=pool_id, Logins={DEVELOPER: "developer-user-0001"}
     )
     secrets["developer token"] = developer["Token"]
+    secrets["developer user id"] = "developer-user-0001"
     own = public.get_credentials_for_identity(
         IdentityId=developer["IdentityId"],
         Logins={"cognito-identity.amazonaws.com": developer["Token"]},

@@ -24,6 +24,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from idpool.domain.errors import ExternalServiceException, NotAuthorizedException
 from idpool.domain.records import Pool
@@ -38,8 +40,11 @@ from idpool.providers.fetch import (
     loggable,
     resolve_public,
 )
+from idpool.providers.jwks_cache import JwksCache
+from idpool.providers.oidc import JwtChecker, OidcVerifier
+from idpool.providers.targets import resolve
 from tests.conftest import ROOT
-from tests.support.idp import LocalIdentityProvider, LoopbackServer
+from tests.support.idp import LocalIdentityProvider, LoopbackServer, b64json
 from tests.support.listener import Listener
 
 NOW = 1_700_000_000
@@ -460,3 +465,54 @@ def test_derived_https_fetch_dials_the_checked_address_and_verifies_the_name(
     finally:
         tls_listener.close()
     assert asked == ["keys.public.test", "other.public.test"]
+
+
+class NoFetches(Fetcher):
+    """A fetcher that fails the test if anything is asked of it."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def get(self, url: str, **kw: Any) -> Any:
+        self.asked.append(url)
+        raise AssertionError(f"fetched {url}")
+
+
+_claim_values = st.one_of(
+    st.none(),
+    st.integers(min_value=-(2**40), max_value=2**40),
+    st.text(max_size=30),
+    st.lists(st.text(max_size=10), max_size=3),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    iss_host=st.sampled_from(["169.254.169.254/latest", "unregistered.example.com", "x"]),
+    scheme=st.sampled_from(["https://", "http://", ""]),
+    claims=st.dictionaries(
+        st.sampled_from(["aud", "azp", "exp", "nbf", "iat", "sub"]), _claim_values
+    ),
+    alg=st.sampled_from(["RS256", "ES256", "none", "HS256"]),
+)
+def test_no_token_for_an_unregistered_provider_is_ever_fetched_for(
+    iss_host: str, scheme: str, claims: dict[str, Any], alg: str
+) -> None:
+    """Whatever the claims, a login for an ARN nobody registered asks nothing of anyone."""
+    arn = f"arn:aws:iam::222222222222:oidc-provider/{iss_host}"
+    token = ".".join(
+        [
+            b64json({"alg": alg, "kid": "k"}),
+            b64json(
+                {**{k: v for k, v in claims.items() if v is not None}, "iss": scheme + iss_host}
+            ),
+            "c2ln",
+        ]
+    )
+    fetcher = NoFetches()
+    checker = JwtChecker(JwksCache(fetcher, lambda: NOW), lambda: NOW, leeway=60)
+    target = resolve(pool_with(arn), iss_host, load_providers_config({}))
+
+    with pytest.raises(NotAuthorizedException):
+        asyncio.run(OidcVerifier(checker).check(target, token))
+    assert fetcher.asked == []

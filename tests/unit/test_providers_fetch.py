@@ -204,6 +204,11 @@ def test_derived_urls_never_reach_loopback_or_plain_http(listener: Listener) -> 
     assert listener.settle() == 0
 
 
+def test_unusable_urls_fail_cleanly() -> None:
+    for url in ("https://[::1", "ftp://idp.example.com/jwks", "https://", "not a url"):
+        assert fetch(url).startswith(("blocked: ", "failed: ")), url
+
+
 def test_operator_urls_are_fetched_as_written() -> None:
     server = LoopbackServer(lambda method, path, query, headers: (200, b'{"ok": true}'))
     try:

@@ -60,7 +60,10 @@ class Fetched:
 
 def loggable(url: httpx.URL | str) -> str:
     """The URL without userinfo, query or fragment: what log lines and errors may show."""
-    parsed = httpx.URL(url) if isinstance(url, str) else url
+    try:
+        parsed = httpx.URL(url) if isinstance(url, str) else url
+    except httpx.InvalidURL:
+        return "(an invalid URL)"
     port = f":{parsed.port}" if parsed.port is not None else ""
     return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}"
 

@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, quote_plus
+from typing import Any
+from urllib.parse import quote, quote_plus, unquote
 
 import httpx
 import pytest
@@ -130,6 +131,12 @@ def _serve(
 def _scenario(url: str, idp: LocalIdentityProvider, social: FakeSocialProvider) -> dict[str, str]:
     """Every provider type and credential path; returns every secret that was in play."""
     admin = make_client(url, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    authorizations: list[str] = []
+
+    def keep_authorization(request: Any, **_: Any) -> None:
+        authorizations.append(request.headers["Authorization"].decode())
+
+    admin.meta.events.register("before-send", keep_authorization)
     public = make_client(url, signed=False)
     pool_id = admin.create_identity_pool(
         IdentityPoolName="log_secrets",
@@ -235,6 +242,14 @@ def _scenario(url: str, idp: LocalIdentityProvider, social: FakeSocialProvider) 
         cookie = next(iter(browser.cookies.values()))
         secrets["console session cookie"] = cookie
         assert browser.get("/console/pools").status_code == 200
+    # The signed admin calls' Authorization headers and the OAuth header of the Twitter check.
+    for n, header in enumerate(authorizations):
+        secrets[f"SigV4 signature {n}"] = header.rsplit("Signature=", 1)[1]
+    for n, header in enumerate(social.authorizations):
+        found = re.search(r'oauth_signature="([^"]+)"', header)
+        assert found is not None, header
+        secrets[f"OAuth signature {n}"] = unquote(found.group(1))
+    assert authorizations and social.authorizations
     return secrets
 
 

@@ -155,6 +155,21 @@ def test_jwks_file_works_offline(idp: LocalIdentityProvider, tmp_path: Path) -> 
     assert idp.server.requests == []
 
 
+def test_an_oversized_jwks_file_is_refused(idp: LocalIdentityProvider, tmp_path: Path) -> None:
+    """Valid JSON padded past 512 KiB: refused (as unreachable keys), not parsed."""
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(idp.jwks()) + " " * (512 * 1024))
+    clock = Clock()
+
+    async def go() -> str:
+        async with httpx.AsyncClient(timeout=2) as http:
+            cfg = load_providers_config(settings({"jwks_file": str(path)}))
+            verifier = build_login_verifier(cfg, http, clock, None)
+            return await outcome(verifier, idp.token(idp.claims(clock.now, sub="f")))
+
+    assert asyncio.run(go()) == "unreachable"
+
+
 def test_outage_backoff_then_recovery(idp: LocalIdentityProvider) -> None:
     clock = Clock()
 

@@ -190,6 +190,7 @@ class Application:
             pool_cache_seconds=settings.pool_cache_seconds,
             on_identity_created=self.metrics.identities_created.inc,
             rate_limiter=throttle,
+            oidc_provider_configured=config.registers_oidc_provider,
         )
         service = IdentityPoolService(deps)
         self.runtime = Runtime(store, keyring, service, http)
@@ -318,6 +319,7 @@ def apply_seed_to_database(settings: Settings, seed: Seed) -> list[Pool]:
                 ids=RandomIds(),
                 logins=_NoLogins(),
                 default_region=settings.region,
+                oidc_provider_configured=providers_config(settings, seed).registers_oidc_provider,
             )
             return await apply_seed(IdentityPoolService(deps), seed, settings.region)
         finally:

@@ -2,6 +2,12 @@
 
 Only the fields passed explicitly through `extra` are written, so request bodies (which hold
 login tokens) can never reach a log line by accident.
+
+`--log-level` is idpool's own verbosity, not its libraries': every other logger (httpx and
+httpcore, which log request URLs carrying provider access tokens; botocore, which logs STS
+request and response bodies with credentials; signxml, SQLAlchemy, ...) is held at WARNING,
+both by the root logger's level and by a filter on the handler, so that a library that sets
+its own logger to DEBUG is still not written. See docs/security.md.
 """
 
 from __future__ import annotations
@@ -33,12 +39,27 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(doc).decode()
 
 
+OWN_LOGGER = "idpool"
+THIRD_PARTY_LEVEL = logging.WARNING
+
+
+def is_own(record: logging.LogRecord) -> bool:
+    return record.name == OWN_LOGGER or record.name.startswith(f"{OWN_LOGGER}.")
+
+
+def third_party_quiet(record: logging.LogRecord) -> bool:
+    """Handler filter: idpool's records at its level, anyone else's from WARNING up."""
+    return is_own(record) or record.levelno >= THIRD_PARTY_LEVEL
+
+
 def configure(level: str = "info") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(third_party_quiet)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(THIRD_PARTY_LEVEL)
+    logging.getLogger(OWN_LOGGER).setLevel(level.upper())
     # Per-request lines are INFO on the request logger; keep them off unless asked for.
     if level.lower() != "debug":
         logging.getLogger("idpool.request").setLevel(logging.WARNING)

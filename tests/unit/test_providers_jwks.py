@@ -14,6 +14,7 @@ import pytest
 from idpool.domain.errors import ExternalServiceException, NotAuthorizedException
 from idpool.domain.records import Pool
 from idpool.providers.config import build_login_verifier, load_providers_config
+from idpool.providers.fetch import Fetcher
 from idpool.providers.jwks_cache import JwksCache, KeySource, parse_jwks
 from tests.support.idp import LocalIdentityProvider
 
@@ -154,6 +155,21 @@ def test_jwks_file_works_offline(idp: LocalIdentityProvider, tmp_path: Path) -> 
     assert idp.server.requests == []
 
 
+def test_an_oversized_jwks_file_is_refused(idp: LocalIdentityProvider, tmp_path: Path) -> None:
+    """Valid JSON padded past 512 KiB: refused (as unreachable keys), not parsed."""
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(idp.jwks()) + " " * (512 * 1024))
+    clock = Clock()
+
+    async def go() -> str:
+        async with httpx.AsyncClient(timeout=2) as http:
+            cfg = load_providers_config(settings({"jwks_file": str(path)}))
+            verifier = build_login_verifier(cfg, http, clock, None)
+            return await outcome(verifier, idp.token(idp.claims(clock.now, sub="f")))
+
+    assert asyncio.run(go()) == "unreachable"
+
+
 def test_outage_backoff_then_recovery(idp: LocalIdentityProvider) -> None:
     clock = Clock()
 
@@ -179,7 +195,8 @@ def test_concurrent_unknown_kids_share_one_refresh(idp: LocalIdentityProvider) -
 
     async def go() -> None:
         async with httpx.AsyncClient(timeout=2) as http:
-            cache = JwksCache(http, clock, refresh_interval=30)
+            fetcher = Fetcher(http, operator_urls=[idp.jwks_url])
+            cache = JwksCache(fetcher, clock, refresh_interval=30)
             source = KeySource(jwks_url=idp.jwks_url)
             assert await cache.candidates(source, idp.current_rsa_kid(), "RSA")
             kid = idp.rotate()

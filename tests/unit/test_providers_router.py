@@ -62,10 +62,12 @@ def verify(
     key: str, token: str, *, trust: bool = False, own: OwnTokens | None = None
 ) -> VerifiedLogin:
     async def go() -> VerifiedLogin:
-        # Never the internet: any key fetch finds an empty JWKS.
+        # Never the internet: the user pool's keys come from an operator URL answered by a
+        # mock, which finds an empty JWKS.
         transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"keys": []}))
         async with httpx.AsyncClient(transport=transport) as http:
-            cfg = load_providers_config({"trust_mode": trust})
+            issuers = {f"https://{UP_KEY}": {"jwks_url": "https://keys.test/jwks.json"}}
+            cfg = load_providers_config({"trust_mode": trust, "issuers": issuers})
             verifier = build_login_verifier(cfg, http, lambda: 1_700_000_000, own)
             return await verifier.verify(POOL, key, token)
 
@@ -150,7 +152,8 @@ def test_trust_mode_still_refuses_unsupported_keys() -> None:
 def test_trust_mode_is_off_by_default() -> None:
     assert load_providers_config({}).trust_mode is False
     with pytest.raises(NotAuthorizedException) as info:
-        verify(UP_KEY, unsigned_jwt({"iss": f"https://{UP_KEY}", "sub": "x", "aud": "c1"}))
+        claims = {"iss": f"https://{UP_KEY}", "sub": "x", "aud": "c1", "exp": 4_000_000_000}
+        verify(UP_KEY, unsigned_jwt(claims))
     assert info.value.message == "Invalid login token. Couldn't verify signed token."
 
 

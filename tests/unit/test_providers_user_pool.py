@@ -123,7 +123,8 @@ def test_non_cognito_token_refused(idp: LocalIdentityProvider) -> None:
 
 
 def test_forged_and_expired_user_pool_tokens_refused(idp: LocalIdentityProvider) -> None:
-    assert "Couldn't verify" in refused(idp, idp.unsigned_token(idp.claims(NOW, token_use="id")))
+    unsigned = idp.unsigned_token(idp.claims(NOW, token_use="id", aud="app-client-1"))
+    assert "Couldn't verify" in refused(idp, unsigned)
     assert "Couldn't verify" in refused(idp, idp.tampered(id_token(idp), sub="someone-else"))
     expired = idp.token(idp.claims(NOW - 7200, token_use="id", aud="app-client-1", lifetime=3600))
     assert refused(idp, expired) == f"Invalid login token. Token expired: {NOW} >= {NOW - 3600}"

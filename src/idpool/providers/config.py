@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from idpool.domain.ports import LoginVerifier
+from idpool.domain.provider_urls import OIDC_ARN, oidc_issuer_of
 
 if TYPE_CHECKING:
     from idpool.providers.cognito_user_pool import TokenRevocationCheck
 
-OIDC_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/(?P<issuer>.+)$")
 SAML_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:saml-provider/[\w+=,.@-]+$")
 THUMBPRINT = re.compile(r"^[0-9a-fA-F]{40}$")
 
@@ -96,6 +96,27 @@ class ProvidersConfig:
     leeway_seconds: int = 60
     jwks_ttl_seconds: int = 3600
     jwks_refresh_interval_seconds: int = 30
+
+    def operator_urls(self) -> frozenset[str]:
+        """Every URL written here (or built in as a provider's endpoint): what
+        `providers.fetch` fetches as written rather than as a derived URL."""
+        urls = {u for i in self.issuers.values() for u in (i.jwks_url, i.discovery_url) if u}
+        urls.update(self.issuers)
+        urls.update(p.url for p in self.oidc_providers.values())
+        social = self.social
+        urls.update((social.facebook_url, social.amazon_url, social.twitter_url, social.digits_url))
+        return frozenset(urls)
+
+    def registers_oidc_provider(self, arn: str) -> bool:
+        """True when the operator registered this OIDC provider: the ARN under
+        `oidc_providers`, or its issuer (https or http) under `issuers`. Only such a
+        provider can ever accept a token, so only such a provider is ever fetched from."""
+        issuer = oidc_issuer_of(arn)
+        if issuer is None:
+            return False
+        return arn in self.oidc_providers or any(
+            f"{scheme}://{issuer}" in self.issuers for scheme in ("https", "http")
+        )
 
 
 _TOP = {

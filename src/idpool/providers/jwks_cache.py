@@ -6,6 +6,11 @@ seconds; a token whose `kid` is unknown triggers one refresh (a provider rotated
 but at most once per `refresh_interval` per issuer so random kids cannot force fetches.
 A fetch that failed is not retried for `retry_after_failure` seconds either, and keys past
 their TTL stay in use for one more TTL while the provider is unreachable.
+
+Fetches go through `providers.fetch`, which decides how far each URL is trusted: a URL on
+an origin the operator wrote in the providers file is fetched as written; any other (a user
+pool's `/.well-known/jwks.json`, a public issuer's discovery document, a `jwks_uri` that
+points elsewhere) is a derived URL — https and public addresses only.
 """
 
 from __future__ import annotations
@@ -18,16 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 
 from idpool.domain.errors import ExternalServiceException
+from idpool.providers.fetch import MAX_BODY_BYTES, Fetcher, FetchError, loggable
 
 log = logging.getLogger("idpool.providers")
 
 UNREACHABLE = "The identity provider could not be reached to verify the login token."
-MAX_DOCUMENT_BYTES = 512 * 1024
+MAX_DOCUMENT_BYTES = MAX_BODY_BYTES
 
 _KEY_TYPES: dict[str, type[RSAKey] | type[ECKey] | type[OKPKey]] = {
     "RSA": RSAKey,
@@ -59,14 +64,14 @@ class JwksCache:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        fetcher: Fetcher,
         clock: Callable[[], float],
         *,
         ttl: float = 3600.0,
         refresh_interval: float = 30.0,
         retry_after_failure: float = 5.0,
     ) -> None:
-        self._http = http
+        self._fetcher = fetcher
         self._clock = clock
         self._ttl = ttl
         self._refresh_interval = refresh_interval
@@ -123,7 +128,7 @@ class JwksCache:
     async def _fetch(self, source: KeySource) -> tuple[Key, ...]:
         if source.jwks_file is not None:
             try:
-                raw = await asyncio.to_thread(Path(source.jwks_file).read_bytes)
+                raw = await asyncio.to_thread(_read_capped, Path(source.jwks_file))
             except OSError as exc:
                 log.error("cannot read JWKS file %s: %s", source.jwks_file, exc)
                 raise ExternalServiceException(UNREACHABLE) from None
@@ -137,19 +142,27 @@ class JwksCache:
             if not isinstance(uri, str) or not uri.startswith(("https://", "http://")):
                 log.warning("discovery document %s has no usable jwks_uri", source.discovery_url)
                 raise ExternalServiceException(UNREACHABLE)
+            # Unless it stays on an operator's origin, this URL is the remote document's
+            # choice, so the fetcher holds it to the derived-URL rules.
             jwks_url = uri
         return parse_jwks(await self._get_json(jwks_url), jwks_url)
 
     async def _get_json(self, url: str) -> Any:
         try:
-            response = await self._http.get(url, headers={"Accept": "application/json"})
-        except httpx.HTTPError as exc:
-            log.warning("identity provider unreachable: %s: %s", url, exc)
+            answer = await self._fetcher.get(url, headers={"Accept": "application/json"})
+        except FetchError as exc:
+            log.warning("identity provider unreachable: %s", exc)
             raise ExternalServiceException(UNREACHABLE) from None
-        if response.status_code != 200:
-            log.warning("identity provider answered %s: %s", response.status_code, url)
+        if answer.status != 200:
+            log.warning("identity provider answered %s: %s", answer.status, loggable(url))
             raise ExternalServiceException(UNREACHABLE)
-        return _json(response.content, url)
+        return _json(answer.body, url)
+
+
+def _read_capped(path: Path) -> bytes:
+    """At most one byte more than the cap, so a huge file is refused without being read."""
+    with path.open("rb") as file:
+        return file.read(MAX_DOCUMENT_BYTES + 1)
 
 
 def _json(raw: bytes, where: str) -> Any:

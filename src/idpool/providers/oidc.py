@@ -1,11 +1,15 @@
 """Signed JWT logins: generic OIDC providers, Google and Apple (user pools build on this too).
 
-Order of checks: shape → issuer (it decides whose keys apply) → algorithm allow-list →
-signature with the issuer's key chosen by `kid` → time (`exp`, `nbf`, `iat`) → audience →
-subject. Every failure is a NotAuthorizedException with AWS's wording; only an unreachable
-provider becomes an ExternalServiceException. joserfc does the cryptography; the allow-list
-is ours so that `none` and HMAC algorithms (an HS256 token "signed" with the RSA public key
-as the secret) can never be selected by a token's header.
+Order of checks: shape → issuer (it decides whose keys apply) → a provider that can accept
+any client at all → audience → time (`exp`, `nbf`, `iat`) → algorithm allow-list → signature
+with the issuer's key chosen by `kid` → subject. Everything that needs no keys comes first,
+so a token that could never be accepted — an unregistered OIDC provider, a foreign client,
+an expired token — is refused without any network access (keys are fetched only for a token
+that would be accepted if its signature holds). Every failure is a NotAuthorizedException
+with AWS's wording; only an unreachable provider becomes an ExternalServiceException.
+joserfc does the cryptography; the allow-list is ours so that `none` and HMAC algorithms (an
+HS256 token "signed" with the RSA public key as the secret) can never be selected by a
+token's header.
 """
 
 from __future__ import annotations
@@ -96,9 +100,14 @@ class JwtChecker:
             raise NotAuthorizedException(malformed)
         if jwt.claims.get("iss") not in target.issuers:
             raise NotAuthorizedException(WRONG_ISSUER)
+        if target.audiences == ():
+            # No client id is registered for this provider (e.g. an OIDC provider ARN no
+            # operator configuration registers): no token can be accepted, so nothing is asked.
+            raise NotAuthorizedException(NOT_SUPPORTED)
+        audience = self.audience(jwt.claims, target.audiences, required=require_audience)
+        self.check_time(jwt.claims)
+        # The verified payload is the very bytes checked above; only its signature was missing.
         claims = await self.verified_claims(token, jwt, target.source)
-        self.check_time(claims)
-        audience = self.audience(claims, target.audiences, required=require_audience)
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise missing_claim("sub")

@@ -20,6 +20,7 @@ from idpool.domain.ports import LoginVerifier
 from idpool.domain.records import Pool, VerifiedLogin
 from idpool.providers.cognito_user_pool import TokenRevocationCheck, UserPoolVerifier
 from idpool.providers.config import ProvidersConfig
+from idpool.providers.fetch import Fetcher
 from idpool.providers.jwks_cache import JwksCache
 from idpool.providers.oidc import JwtChecker, OidcVerifier
 from idpool.providers.social import SocialVerifier
@@ -58,15 +59,16 @@ class LoginRouter:
         *,
         revocation_check: TokenRevocationCheck | None = None,
     ) -> LoginRouter:
+        fetcher = Fetcher(http, operator_urls=config.operator_urls())
         keys = JwksCache(
-            http,
+            fetcher,
             clock,
             ttl=config.jwks_ttl_seconds,
             refresh_interval=config.jwks_refresh_interval_seconds,
         )
         checker = JwtChecker(keys, clock, leeway=config.leeway_seconds)
         oidc = OidcVerifier(checker)
-        social = SocialVerifier(http, config.social, clock)
+        social = SocialVerifier(fetcher, config.social, clock)
         verifiers: dict[Kind, TargetVerifier] = {
             Kind.USER_POOL: UserPoolVerifier(checker, revocation_check),
             Kind.OIDC: oidc,

@@ -10,6 +10,8 @@ These tokens cannot be verified locally, so the provider is asked (reference §7
 Base URLs come from the configuration so tests and air-gapped sites can use fakes. A provider
 that refuses the token → NotAuthorizedException; one that cannot answer →
 ExternalServiceException (what the model documents for an unresponsive Facebook or Twitter).
+The base URLs are operator URLs for `providers.fetch` (capped, timed, no cross-origin
+redirect); the token travels in the query or Authorization header and is never logged.
 """
 
 from __future__ import annotations
@@ -17,16 +19,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from idpool.domain.errors import ExternalServiceException, NotAuthorizedException
 from idpool.providers.config import SocialConfig
+from idpool.providers.fetch import Fetcher, FetchError
 from idpool.providers.oidc import NOT_SUPPORTED
 from idpool.providers.targets import Checked, Kind, Target
 
@@ -62,13 +64,13 @@ def oauth1_signature(
 class SocialVerifier:
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        fetcher: Fetcher,
         config: SocialConfig,
         clock: Callable[[], float],
         *,
         nonce: Callable[[], str] = lambda: secrets.token_hex(16),
     ) -> None:
-        self._http = http
+        self._fetcher = fetcher
         self._config = config
         self._clock = clock
         self._nonce = nonce
@@ -162,17 +164,17 @@ class SocialVerifier:
         headers: Mapping[str, str] | None = None,
     ) -> Mapping[str, Any]:
         try:
-            response = await self._http.get(url, params=params, headers=headers)
-        except httpx.HTTPError as exc:
-            log.warning("login provider %s unreachable: %s", key, type(exc).__name__)
+            answer = await self._fetcher.get(url, params=params, headers=headers)
+        except FetchError as exc:
+            log.warning("login provider %s unreachable: %s", key, exc)
             raise ExternalServiceException(UNREACHABLE) from None
-        if response.status_code >= 500 or response.status_code == 429:
-            log.warning("login provider %s answered %s", key, response.status_code)
+        if answer.status >= 500 or answer.status == 429:
+            log.warning("login provider %s answered %s", key, answer.status)
             raise ExternalServiceException(UNREACHABLE)
-        if response.status_code != 200:
+        if answer.status != 200:
             raise rejected(key)
         try:
-            body = response.json()
+            body = json.loads(answer.body)
         except ValueError:
             log.warning("login provider %s answered with something other than JSON", key)
             raise ExternalServiceException(UNREACHABLE) from None

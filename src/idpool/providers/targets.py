@@ -15,8 +15,9 @@ from typing import Any
 
 from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
 from idpool.domain.ids import OWN_TOKEN_PROVIDER
+from idpool.domain.provider_urls import OIDC_ARN
 from idpool.domain.records import Pool, VerifiedLogin
-from idpool.providers.config import OIDC_ARN, ProvidersConfig
+from idpool.providers.config import ProvidersConfig
 from idpool.providers.jwks_cache import KeySource
 
 GOOGLE = "accounts.google.com"

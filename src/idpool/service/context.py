@@ -47,6 +47,9 @@ class ServiceDeps:
     pool_cache_seconds: float = 1.0
     on_identity_created: Callable[[], None] | None = None
     rate_limiter: RateLimiter | None = None
+    # OIDC provider ARNs the operator registered (providers file): the only ones whose issuer
+    # may be an IP literal, `localhost` or carry a port. None registered by default.
+    oidc_provider_configured: Callable[[str], bool] = lambda arn: False
     pool_cache: PoolCache = field(init=False)
 
     def limit(self, account_id: str, operation: str) -> None:

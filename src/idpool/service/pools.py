@@ -7,7 +7,7 @@ missing one does, so pool ids cannot be probed across accounts.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from idpool.domain.errors import (
@@ -18,6 +18,7 @@ from idpool.domain.errors import (
 )
 from idpool.domain.ids import is_region, parse_pool_arn, region_of
 from idpool.domain.ports import Transaction
+from idpool.domain.provider_urls import is_public_provider_url, oidc_issuer_of
 from idpool.domain.records import Caller, CognitoProvider, Page, Pool, PrincipalTagMap
 from idpool.service.context import ServiceDeps, in_transaction
 from idpool.service.paging import decode_keyset, encode_token
@@ -35,7 +36,6 @@ PUBLIC_PROVIDERS = frozenset(
 _USER_POOL_PROVIDER = re.compile(
     r"cognito-idp\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/[\w-]+_[0-9a-zA-Z]+"
 )
-_OIDC_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:oidc-provider/[^\s]+")
 _SAML_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:saml-provider/[\w+=,.@-]+")
 
 
@@ -64,7 +64,7 @@ def check_tags(tags: Mapping[str, str], limit: int | None) -> None:
             )
 
 
-def _check_spec(spec: PoolSpec) -> None:
+def _check_spec(spec: PoolSpec, operator_configured: Callable[[str], bool]) -> None:
     for key in spec.supported_login_providers or {}:
         if key not in PUBLIC_PROVIDERS:
             raise InvalidParameterException(f"{key} is not a supported login provider.")
@@ -72,7 +72,10 @@ def _check_spec(spec: PoolSpec) -> None:
         if not provider.provider_name or not _USER_POOL_PROVIDER.fullmatch(provider.provider_name):
             raise InvalidParameterException("Invalid Cognito Identity Provider")
     for arn in spec.open_id_connect_provider_arns or ():
-        if not _OIDC_ARN.fullmatch(arn):
+        # A host/path idpool would fetch keys from: IAM's provider-URL shape, unless the
+        # operator configured that provider (docs/compatibility.md).
+        issuer = oidc_issuer_of(arn)
+        if issuer is None or not (is_public_provider_url(issuer) or operator_configured(arn)):
             raise InvalidParameterException(f"Invalid OpenIdConnectProviderARN: {arn}")
     for arn in spec.saml_provider_arns or ():
         if not _SAML_ARN.fullmatch(arn):
@@ -108,7 +111,7 @@ class PoolService:
         return region if is_region(region) else self._d.default_region
 
     def _new_pool(self, caller: Caller, spec: PoolSpec, pool_id: str) -> Pool:
-        _check_spec(spec)
+        _check_spec(spec, self._d.oidc_provider_configured)
         check_tags(spec.tags or {}, self._d.quotas.tags_per_pool)
         return Pool(
             pool_id=pool_id,
@@ -168,7 +171,7 @@ class PoolService:
         An omitted DeveloperProviderName keeps the stored one (it cannot change once set),
         and omitted IdentityPoolTags keep the stored tags (tags are managed by TagResource).
         """
-        _check_spec(spec)
+        _check_spec(spec, self._d.oidc_provider_configured)
         if spec.tags is not None:
             check_tags(spec.tags, self._d.quotas.tags_per_pool)
 

@@ -12,7 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
+from idpool.domain.errors import (
+    LOGINS_DONT_MATCH,
+    InvalidParameterException,
+    NotAuthorizedException,
+)
 from idpool.domain.records import CognitoProvider, Pool, VerifiedLogin
 from idpool.providers.config import (
     ProvidersConfig,
@@ -94,7 +98,6 @@ def test_routes_each_configured_key_to_its_kind() -> None:
 @pytest.mark.parametrize(
     "key",
     [
-        "login.example.app",  # the developer provider: only through the signed developer call
         "www.amazon.com",  # public provider the pool does not support
         "issuer.example.com",  # OIDC issuer without the configured path
         "https://issuer.example.com/tenant",
@@ -107,6 +110,14 @@ def test_unsupported_keys_do_not_match(key: str) -> None:
     with pytest.raises(NotAuthorizedException) as info:
         verify(key, "token")
     assert info.value.message == LOGINS_DONT_MATCH
+
+
+def test_developer_provider_is_not_a_public_provider() -> None:
+    """Developer user ids only arrive through the signed developer call; AWS's answer to one
+    in a public Logins map is InvalidParameterException (docs/compatibility.md)."""
+    with pytest.raises(InvalidParameterException) as info:
+        verify("login.example.app", "user-1")
+    assert info.value.message == "Please provide a valid public provider."
 
 
 def test_own_tokens_are_delegated() -> None:
@@ -143,7 +154,7 @@ def test_trust_mode_opaque_token_is_its_own_subject() -> None:
 def test_trust_mode_still_refuses_unsupported_keys() -> None:
     with pytest.raises(NotAuthorizedException):
         verify("www.amazon.com", unsigned_jwt({"sub": "x"}), trust=True)
-    with pytest.raises(NotAuthorizedException):
+    with pytest.raises(InvalidParameterException):
         verify("login.example.app", "dev-user", trust=True)
 
 

@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
+from idpool.domain.errors import (
+    LOGINS_DONT_MATCH,
+    NOT_A_PUBLIC_PROVIDER,
+    InvalidParameterException,
+    NotAuthorizedException,
+)
 from idpool.domain.ids import OWN_TOKEN_PROVIDER
 from idpool.domain.records import Pool, VerifiedLogin
 from idpool.providers.config import OIDC_ARN, ProvidersConfig
@@ -80,12 +85,18 @@ class Checked:
 
 
 def resolve(pool: Pool, key: str, config: ProvidersConfig) -> Target:
-    """The target of `key` on `pool`, or the Logins-don't-match refusal AWS gives.
+    """The target of `key` on `pool`, or the refusal AWS gives.
 
-    The developer provider and idpool's own tokens are never resolved here: the service
-    handles the first, the router delegates the second.
+    The pool's developer provider name is not a public provider: AWS answers
+    `InvalidParameterException: Please provide a valid public provider.` when a public call
+    (GetId, GetOpenIdToken, GetCredentialsForIdentity, UnlinkIdentity) carries it, since
+    developer user ids only arrive through the signed developer operation (which never routes
+    them here). idpool's own tokens are delegated by the router; any other unknown key gets
+    AWS's "Logins don't match".
     """
-    if not key or key in (pool.developer_provider_name, OWN_TOKEN_PROVIDER):
+    if key and key == pool.developer_provider_name:
+        raise InvalidParameterException(NOT_A_PUBLIC_PROVIDER)
+    if not key or key == OWN_TOKEN_PROVIDER:
         raise NotAuthorizedException(LOGINS_DONT_MATCH)
     user_pool = [p for p in pool.cognito_identity_providers if p.provider_name == key]
     if user_pool:

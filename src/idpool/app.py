@@ -32,7 +32,7 @@ from idpool.server.console import build_console
 from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline
 from idpool.server.throttle import DEFAULT_RATES, TokenBucketThrottle
-from idpool.service.context import ServiceDeps
+from idpool.service.context import Quotas, ServiceDeps
 from idpool.service.facade import IdentityPoolService
 from idpool.service.system import RandomIds, SystemClock
 from idpool.signing.discovery import openid_configuration
@@ -190,6 +190,7 @@ class Application:
             pool_cache_seconds=settings.pool_cache_seconds,
             on_identity_created=self.metrics.identities_created.inc,
             rate_limiter=throttle,
+            quotas=Quotas(user_pool_providers_per_pool=settings.user_pool_providers_per_pool),
         )
         service = IdentityPoolService(deps)
         self.runtime = Runtime(store, keyring, service, http)
@@ -318,6 +319,7 @@ def apply_seed_to_database(settings: Settings, seed: Seed) -> list[Pool]:
                 ids=RandomIds(),
                 logins=_NoLogins(),
                 default_region=settings.region,
+                quotas=Quotas(user_pool_providers_per_pool=settings.user_pool_providers_per_pool),
             )
             return await apply_seed(IdentityPoolService(deps), seed, settings.region)
         finally:

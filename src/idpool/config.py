@@ -96,6 +96,10 @@ class Settings:
             "changed by another replica (0 disables the cache)"
         },
     )
+    user_pool_providers_per_pool: int = field(
+        default=50,
+        metadata={"doc": "most CognitoIdentityProviders per identity pool (AWS: 50, up to 1,000)"},
+    )
     throttle: bool = field(default=True, metadata={"doc": "enforce AWS's request-rate quotas"})
     replicas: int = field(default=1, metadata={"doc": "number of replicas sharing the rate quotas"})
     seed_file: str | None = field(

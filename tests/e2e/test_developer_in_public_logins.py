@@ -38,7 +38,7 @@ def test_get_credentials_with_developer_name_and_own_token(
     unsigned: Any, cognito: Any, developer_identity: tuple[str, str, str]
 ) -> None:
     """What some SDK credential objects send: the developer login next to the Cognito token."""
-    pool_id, identity_id, token = developer_identity
+    _, identity_id, token = developer_identity
     for logins in (
         {DEV: "user-1", "cognito-identity.amazonaws.com": token},
         {"cognito-identity.amazonaws.com": token, DEV: "user-1"},

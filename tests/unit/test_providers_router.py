@@ -147,8 +147,46 @@ def test_trust_mode_opaque_token_is_its_own_subject() -> None:
     login = verify("graph.facebook.com", "EAAB-opaque", trust=True)
     assert login.subject == "EAAB-opaque"
     assert login.amr == "graph.facebook.com:1111:EAAB-opaque"
+    # The claims real verification gives Facebook, so Rules on sub/aud can match offline.
+    assert login.claims == {"sub": "EAAB-opaque", "aud": "1111", "iss": "graph.facebook.com"}
+    twitter = verify("api.twitter.com", "tok;secret", trust=True)
+    assert twitter.claims == {"sub": "tok;secret", "aud": "ck", "iss": "api.twitter.com"}
     saml = verify(SAML_ARN, "PHNhbWw+", trust=True)
     assert saml.mapping_key == SAML_ARN
+    assert "iss" not in saml.claims
+
+
+def test_trust_mode_reads_json_tokens() -> None:
+    token = json.dumps({"sub": "fb-user-7", "email": "u@example.test", "groups": ["a", "b"]})
+    login = verify("graph.facebook.com", token, trust=True)
+    assert login.subject == "fb-user-7"
+    assert login.claims == {
+        "sub": "fb-user-7",
+        "email": "u@example.test",
+        "groups": ["a", "b"],
+        "aud": "1111",
+        "iss": "graph.facebook.com",
+    }
+    assert login.amr == "graph.facebook.com:1111:fb-user-7"
+    # A JSON token's own aud wins over the pool's app id; a numeric sub is a subject too.
+    other = verify("graph.facebook.com", json.dumps({"sub": 42, "aud": "2222"}), trust=True)
+    assert (other.subject, other.claims["aud"], other.amr) == (
+        "42",
+        "2222",
+        "graph.facebook.com:2222:42",
+    )
+
+
+def test_trust_mode_reads_unsigned_jwts_under_social_keys() -> None:
+    token = unsigned_jwt({"sub": "fb-jwt", "role": "admin"})
+    login = verify("graph.facebook.com", token, trust=True)
+    assert (login.subject, login.claims["role"], login.claims["aud"]) == ("fb-jwt", "admin", "1111")
+
+
+@pytest.mark.parametrize("token", ["{not json", "[1, 2]", '"a string"', "{}", '{"sub": ""}'])
+def test_trust_mode_without_a_usable_sub_uses_the_token(token: str) -> None:
+    login = verify("graph.facebook.com", token, trust=True)
+    assert login.subject == token
 
 
 def test_trust_mode_still_refuses_unsupported_keys() -> None:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import secrets
+import signal
 import socket
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from idpool.config import Settings, data_dir
 from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
 from idpool.domain.records import Caller, Pool, VerifiedLogin
 from idpool.providers.config import ProvidersConfig, build_login_verifier, load_providers_config
+from idpool.providers.reload import ReloadingLoginVerifier, read_providers_file
 from idpool.seed import Seed, apply_seed, load_seed
 from idpool.server.asgi import EdgeSettings, IdpoolApp, WellKnown
 from idpool.server.console import build_console
@@ -77,12 +79,11 @@ def providers_config(settings: Settings, seed: Seed | None) -> ProvidersConfig:
     """The providers file merged with a seed file's `providers` section (the file wins)."""
     raw: dict[str, Any] = dict(seed.providers) if seed is not None else {}
     if settings.providers_file:
-        import yaml
-
-        loaded = yaml.safe_load(Path(settings.providers_file).read_text()) or {}
-        raw.update(loaded)
+        raw.update(read_providers_file(settings.providers_file))
     if settings.trust_mode:
         raw["trust_mode"] = True
+    if settings.user_pool_endpoint:
+        raw["user_pool_endpoint"] = settings.user_pool_endpoint
     return load_providers_config(raw)
 
 
@@ -107,6 +108,8 @@ class Application:
         self.metrics = Metrics()
         self.runtime: Runtime | None = None
         self._sign_pool: ThreadPoolExecutor | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sighup = False
         self.principals = (
             load_principals(settings.credentials_file)
             if settings.credentials_file
@@ -158,13 +161,16 @@ class Application:
             keyring, self.issuer, executor=self._sign_pool, offload=self._sign_pool is not None
         )
         http = httpx.AsyncClient(timeout=5.0)
-        config = providers_config(settings, self.seed)
-        verifier = build_login_verifier(
-            config,
-            http,
-            self.clock.now,
-            OwnTokenVerifier(keyring, self.issuer, self.clock.now),
+        own_tokens = OwnTokenVerifier(keyring, self.issuer, self.clock.now)
+        verifier = ReloadingLoginVerifier(
+            lambda: providers_config(settings, self.seed),
+            lambda cfg, previous: build_login_verifier(
+                cfg, http, self.clock.now, own_tokens, previous=previous
+            ),
+            path=settings.providers_file,
         )
+        config = verifier.config
+        self._watch_providers(verifier)
         if settings.credential_mode == "sts":
             vendor: Any = StsCredentialVendor(
                 endpoint_url=settings.sts_endpoint, region=settings.region
@@ -230,6 +236,26 @@ class Application:
                 "Never use this outside local development."
             )
 
+    def _watch_providers(self, verifier: ReloadingLoginVerifier) -> None:
+        """Reload the providers file on SIGHUP and, every few seconds, when it changed."""
+        loop = asyncio.get_running_loop()
+
+        def on_sighup() -> None:
+            task = loop.create_task(verifier.reload("SIGHUP"))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        try:
+            loop.add_signal_handler(signal.SIGHUP, on_sighup)
+            self._sighup = True
+        except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+            # Not the main thread (an embedded or test server) or no SIGHUP on this platform.
+            log.debug("SIGHUP reload unavailable here; the file watcher still runs")
+        interval = self.settings.providers_reload_seconds
+        if self.settings.providers_file and interval > 0:
+            task = loop.create_task(verifier.watch(interval))
+            self._tasks.add(task)
+
     def _accept_minted(
         self,
         access_key_id: str,
@@ -250,6 +276,12 @@ class Application:
         )
 
     async def shutdown(self) -> None:
+        if self._sighup:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            self._sighup = False
+        for task in list(self._tasks):
+            task.cancel()
+        self._tasks.clear()
         if self.runtime is not None:
             await self.runtime.http.aclose()
             await self.runtime.store.close()

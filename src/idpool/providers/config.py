@@ -84,6 +84,10 @@ class ProvidersConfig:
     `leeway_seconds` is the clock skew allowed on `exp`/`nbf`/`iat`. AWS documents a 5-minute
     grace for OIDC, yet real Cognito rejected a user-pool token 271 s after its `exp`
     (reference §3.9), so the default is a smaller 60 s.
+
+    `user_pool_endpoint` says "user pools live at this emulator" (moto, LocalStack): the keys
+    of any `https://cognito-idp.<region>.amazonaws.com/<poolId>` issuer without its own
+    `issuers` entry come from `<user_pool_endpoint>/<poolId>/.well-known/jwks.json`.
     """
 
     trust_mode: bool = False
@@ -94,6 +98,7 @@ class ProvidersConfig:
     leeway_seconds: int = 60
     jwks_ttl_seconds: int = 3600
     jwks_refresh_interval_seconds: int = 30
+    user_pool_endpoint: str | None = None
 
 
 _TOP = {
@@ -105,6 +110,7 @@ _TOP = {
     "leeway_seconds",
     "jwks_ttl_seconds",
     "jwks_refresh_interval_seconds",
+    "user_pool_endpoint",
 }
 _SOCIAL = {"facebook": "facebook_url", "amazon": "amazon_url", "twitter": "twitter_url"}
 _SOCIAL["digits"] = "digits_url"
@@ -144,6 +150,11 @@ def load_providers_config(raw: Mapping[str, Any]) -> ProvidersConfig:
         jwks_refresh_interval_seconds=_seconds(
             raw, "jwks_refresh_interval_seconds", 30, maximum=86400
         ),
+        user_pool_endpoint=(
+            _url(raw["user_pool_endpoint"], "providers.user_pool_endpoint")
+            if raw.get("user_pool_endpoint") is not None
+            else None
+        ),
     )
 
 
@@ -154,17 +165,24 @@ def build_login_verifier(
     own_tokens: LoginVerifier | None,
     *,
     revocation_check: TokenRevocationCheck | None = None,
+    previous: LoginVerifier | None = None,
 ) -> LoginVerifier:
     """The LoginVerifier the service uses: a router over every provider type.
 
     `own_tokens` verifies `cognito-identity.amazonaws.com` logins (idpool's own tokens);
     without it such logins are refused. `revocation_check` answers ServerSideTokenCheck;
-    without it the flag is accepted and not enforced.
+    without it the flag is accepted and not enforced. `previous` is the verifier a reloaded
+    configuration replaces (its cached keys are kept).
     """
     from idpool.providers.registry import LoginRouter
 
     return LoginRouter.from_config(
-        config, http_client, clock, own_tokens, revocation_check=revocation_check
+        config,
+        http_client,
+        clock,
+        own_tokens,
+        revocation_check=revocation_check,
+        previous=previous,
     )
 
 

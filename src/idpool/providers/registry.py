@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
-from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
+from idpool.domain.errors import (
+    LOGINS_DONT_MATCH,
+    ExternalServiceException,
+    NotAuthorizedException,
+)
 from idpool.domain.ids import OWN_TOKEN_PROVIDER
 from idpool.domain.ports import LoginVerifier
 from idpool.domain.records import Pool, VerifiedLogin
@@ -47,6 +51,7 @@ class LoginRouter:
         self._verifiers = verifiers
         self._own_tokens = own_tokens
         self._trust = TrustVerifier() if config.trust_mode else None
+        self.keys: JwksCache | None = None
 
     @classmethod
     def from_config(
@@ -57,13 +62,22 @@ class LoginRouter:
         own_tokens: LoginVerifier | None,
         *,
         revocation_check: TokenRevocationCheck | None = None,
+        previous: LoginVerifier | None = None,
     ) -> LoginRouter:
-        keys = JwksCache(
-            http,
-            clock,
-            ttl=config.jwks_ttl_seconds,
-            refresh_interval=config.jwks_refresh_interval_seconds,
-        )
+        """`previous` is the router this one replaces (a reloaded providers file): its cached
+        keys are kept when the cache settings did not change, so a reload costs no fetches."""
+        keys = None
+        if isinstance(previous, LoginRouter) and _cache_settings(previous.config) == (
+            _cache_settings(config)
+        ):
+            keys = previous.keys
+        if keys is None:
+            keys = JwksCache(
+                http,
+                clock,
+                ttl=config.jwks_ttl_seconds,
+                refresh_interval=config.jwks_refresh_interval_seconds,
+            )
         checker = JwtChecker(keys, clock, leeway=config.leeway_seconds)
         oidc = OidcVerifier(checker)
         social = SocialVerifier(http, config.social, clock)
@@ -79,7 +93,13 @@ class LoginRouter:
         }
         if config.saml_providers:
             verifiers[Kind.SAML] = _saml_verifier(config, clock)
-        return cls(config, verifiers, own_tokens)
+        router = cls(config, verifiers, own_tokens)
+        router.keys = keys
+        return router
+
+    @property
+    def config(self) -> ProvidersConfig:
+        return self._config
 
     @property
     def trust_mode(self) -> bool:
@@ -96,7 +116,38 @@ class LoginRouter:
             # A SAML ARN on the pool with no provider metadata configured: nothing to verify
             # the assertion against, so it cannot prove anything.
             raise NotAuthorizedException(LOGINS_DONT_MATCH)
-        return login_of(target, await verifier.check(target, token))
+        try:
+            checked = await verifier.check(target, token)
+        except ExternalServiceException as exc:
+            raise ExternalServiceException(unreachable(exc.message, target, self._config)) from None
+        return login_of(target, checked)
+
+
+def unreachable(message: str, target: Target, config: ProvidersConfig) -> str:
+    """The provider-unreachable message, naming the provider so a user sees what to fix.
+
+    Only the Logins key and, for a user pool whose keys were looked for at AWS, AWS's public
+    URL are named; addresses from the operator's configuration stay in the server log.
+    """
+    text = f"{message.rstrip('.')}: {target.key}."
+    source = target.source.jwks_url if target.source is not None else None
+    if (
+        target.kind is Kind.USER_POOL
+        and config.user_pool_endpoint is None
+        and source == f"https://{target.key}/.well-known/jwks.json"
+    ):
+        text += (
+            f" Its keys were looked for at {source}; for a local user-pool emulator set "
+            "--user-pool-endpoint (IDPOOL_USER_POOL_ENDPOINT or user_pool_endpoint in the "
+            "providers file)."
+        )
+    elif target.source is not None:
+        text += " The server log names the address tried."
+    return text
+
+
+def _cache_settings(config: ProvidersConfig) -> tuple[int, int]:
+    return (config.jwks_ttl_seconds, config.jwks_refresh_interval_seconds)
 
 
 def _saml_verifier(config: ProvidersConfig, clock: Callable[[], float]) -> SamlVerifier:

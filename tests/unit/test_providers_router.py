@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -201,6 +202,21 @@ def test_trust_mode_is_off_by_default() -> None:
     with pytest.raises(NotAuthorizedException) as info:
         verify(UP_KEY, unsigned_jwt({"iss": f"https://{UP_KEY}", "sub": "x", "aud": "c1"}))
     assert info.value.message == "Invalid login token. Couldn't verify signed token."
+
+
+def test_deeply_nested_tokens_are_refused_not_crashed() -> None:
+    """A Logins token may be 50,000 characters: JSON nested thousands deep must not escape
+    the JSON decoder as RecursionError (an unauthenticated 500)."""
+    deep = '{"a":' + "[" * 15000 + "]" * 15000 + "}"
+    payload = base64.urlsafe_b64encode(deep.encode()).decode().rstrip("=")
+    jwt = f"{b64json({'alg': 'RS256'})}.{payload}.x"
+    assert len(jwt) <= 50000
+    with pytest.raises(NotAuthorizedException) as info:
+        verify(UP_KEY, jwt)
+    assert info.value.message == "Invalid login token. Not a Cognito token."
+    trusted = verify("graph.facebook.com", deep, trust=True)
+    assert trusted.subject == deep
+    assert verify(UP_KEY, jwt, trust=True).subject == jwt
 
 
 @settings(max_examples=100, deadline=None)

@@ -37,7 +37,7 @@ def claims_of(token: str) -> dict[str, Any]:
     if token.lstrip().startswith("{"):
         try:
             document = json.loads(token)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
             return {}
         if isinstance(document, dict):
             return document

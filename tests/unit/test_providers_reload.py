@@ -187,6 +187,10 @@ def test_reload_keeps_cached_keys(tmp_path: Path) -> None:
             write(path, "leeway_seconds: 6\njwks_ttl_seconds: 60\n")
             assert await live.check() is True
             assert live.current.keys is not first.keys  # new cache settings: a new cache
+            second = live.current.keys
+            write(path, "leeway_seconds: 6\njwks_ttl_seconds: 60\nuser_pool_endpoint: http://x:1\n")
+            assert await live.check() is True
+            assert live.current.keys is not second  # a new address: a new cache
 
     run(go())
 

@@ -10,7 +10,7 @@ else, the developer provider name included, is refused with AWS's "Logins don't 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -65,7 +65,7 @@ class LoginRouter:
         previous: LoginVerifier | None = None,
     ) -> LoginRouter:
         """`previous` is the router this one replaces (a reloaded providers file): its cached
-        keys are kept when the cache settings did not change, so a reload costs no fetches."""
+        keys are kept when nothing they depend on changed, so such a reload costs no fetches."""
         keys = None
         if isinstance(previous, LoginRouter) and _cache_settings(previous.config) == (
             _cache_settings(config)
@@ -146,8 +146,18 @@ def unreachable(message: str, target: Target, config: ProvidersConfig) -> str:
     return text
 
 
-def _cache_settings(config: ProvidersConfig) -> tuple[int, int]:
-    return (config.jwks_ttl_seconds, config.jwks_refresh_interval_seconds)
+def _cache_settings(config: ProvidersConfig) -> tuple[Any, ...]:
+    """What a key cache depends on: its timings and every address the configuration names
+    (where keys are fetched from, and so how far each fetch is trusted). A reload that
+    changes none of them keeps the cache; any other gets a fresh one."""
+    return (
+        config.jwks_ttl_seconds,
+        config.jwks_refresh_interval_seconds,
+        config.issuers,
+        config.oidc_providers,
+        config.social,
+        config.user_pool_endpoint,
+    )
 
 
 def _saml_verifier(config: ProvidersConfig, clock: Callable[[], float]) -> SamlVerifier:

@@ -40,7 +40,15 @@ POOL = Pool(
 TOKEN = ".".join(
     (
         b64json({"alg": "RS256", "kid": "k"}),
-        b64json({"iss": f"https://{KEY}", "aud": "client-1", "token_use": "id", "sub": "u"}),
+        b64json(
+            {
+                "iss": f"https://{KEY}",
+                "aud": "client-1",
+                "token_use": "id",
+                "sub": "u",
+                "exp": 4_000_000_000,  # valid in every respect but its signature
+            }
+        ),
         "c2ln",
     )
 )

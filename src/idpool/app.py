@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import secrets
+import signal
 import socket
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -26,13 +27,14 @@ from idpool.config import Settings, data_dir
 from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
 from idpool.domain.records import Caller, Pool, VerifiedLogin
 from idpool.providers.config import ProvidersConfig, build_login_verifier, load_providers_config
+from idpool.providers.reload import ReloadingLoginVerifier, read_providers_file
 from idpool.seed import Seed, apply_seed, load_seed
 from idpool.server.asgi import EdgeSettings, IdpoolApp, WellKnown
 from idpool.server.console import build_console
 from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline
 from idpool.server.throttle import DEFAULT_RATES, TokenBucketThrottle
-from idpool.service.context import ServiceDeps
+from idpool.service.context import Quotas, ServiceDeps
 from idpool.service.facade import IdentityPoolService
 from idpool.service.system import RandomIds, SystemClock
 from idpool.signing.discovery import openid_configuration
@@ -77,12 +79,11 @@ def providers_config(settings: Settings, seed: Seed | None) -> ProvidersConfig:
     """The providers file merged with a seed file's `providers` section (the file wins)."""
     raw: dict[str, Any] = dict(seed.providers) if seed is not None else {}
     if settings.providers_file:
-        import yaml
-
-        loaded = yaml.safe_load(Path(settings.providers_file).read_text()) or {}
-        raw.update(loaded)
+        raw.update(read_providers_file(settings.providers_file))
     if settings.trust_mode:
         raw["trust_mode"] = True
+    if settings.user_pool_endpoint:
+        raw["user_pool_endpoint"] = settings.user_pool_endpoint
     return load_providers_config(raw)
 
 
@@ -107,6 +108,8 @@ class Application:
         self.metrics = Metrics()
         self.runtime: Runtime | None = None
         self._sign_pool: ThreadPoolExecutor | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sighup = False
         self.principals = (
             load_principals(settings.credentials_file)
             if settings.credentials_file
@@ -158,13 +161,16 @@ class Application:
             keyring, self.issuer, executor=self._sign_pool, offload=self._sign_pool is not None
         )
         http = httpx.AsyncClient(timeout=5.0)
-        config = providers_config(settings, self.seed)
-        verifier = build_login_verifier(
-            config,
-            http,
-            self.clock.now,
-            OwnTokenVerifier(keyring, self.issuer, self.clock.now),
+        own_tokens = OwnTokenVerifier(keyring, self.issuer, self.clock.now)
+        verifier = ReloadingLoginVerifier(
+            lambda: providers_config(settings, self.seed),
+            lambda cfg, previous: build_login_verifier(
+                cfg, http, self.clock.now, own_tokens, previous=previous
+            ),
+            path=settings.providers_file,
         )
+        config = verifier.config
+        self._watch_providers(verifier)
         if settings.credential_mode == "sts":
             vendor: Any = StsCredentialVendor(
                 endpoint_url=settings.sts_endpoint, region=settings.region
@@ -190,7 +196,9 @@ class Application:
             pool_cache_seconds=settings.pool_cache_seconds,
             on_identity_created=self.metrics.identities_created.inc,
             rate_limiter=throttle,
-            oidc_provider_configured=config.registers_oidc_provider,
+            # Read through the verifier so a reloaded providers file is seen at once.
+            oidc_provider_configured=lambda arn: verifier.config.registers_oidc_provider(arn),  # noqa: PLW0108
+            quotas=Quotas(user_pool_providers_per_pool=settings.user_pool_providers_per_pool),
         )
         service = IdentityPoolService(deps)
         self.runtime = Runtime(store, keyring, service, http)
@@ -230,6 +238,26 @@ class Application:
                 "Never use this outside local development."
             )
 
+    def _watch_providers(self, verifier: ReloadingLoginVerifier) -> None:
+        """Reload the providers file on SIGHUP and, every few seconds, when it changed."""
+        loop = asyncio.get_running_loop()
+
+        def on_sighup() -> None:
+            task = loop.create_task(verifier.reload("SIGHUP"))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        try:
+            loop.add_signal_handler(signal.SIGHUP, on_sighup)
+            self._sighup = True
+        except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+            # Not the main thread (an embedded or test server) or no SIGHUP on this platform.
+            log.debug("SIGHUP reload unavailable here; the file watcher still runs")
+        interval = self.settings.providers_reload_seconds
+        if self.settings.providers_file and interval > 0:
+            task = loop.create_task(verifier.watch(interval))
+            self._tasks.add(task)
+
     def _accept_minted(
         self,
         access_key_id: str,
@@ -250,6 +278,12 @@ class Application:
         )
 
     async def shutdown(self) -> None:
+        if self._sighup:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            self._sighup = False
+        for task in list(self._tasks):
+            task.cancel()
+        self._tasks.clear()
         if self.runtime is not None:
             await self.runtime.http.aclose()
             await self.runtime.store.close()
@@ -320,6 +354,7 @@ def apply_seed_to_database(settings: Settings, seed: Seed) -> list[Pool]:
                 logins=_NoLogins(),
                 default_region=settings.region,
                 oidc_provider_configured=providers_config(settings, seed).registers_oidc_provider,
+                quotas=Quotas(user_pool_providers_per_pool=settings.user_pool_providers_per_pool),
             )
             return await apply_seed(IdentityPoolService(deps), seed, settings.region)
         finally:

@@ -85,6 +85,21 @@ class Settings:
         default=None,
         metadata={"doc": "YAML file of trusted OIDC issuers, SAML and social providers"},
     )
+    user_pool_endpoint: str | None = field(
+        default=None,
+        metadata={
+            "doc": "URL of a user-pool emulator (moto, LocalStack): keys of any "
+            "cognito-idp.<region>.amazonaws.com/<poolId> issuer come from "
+            "URL/<poolId>/.well-known/jwks.json"
+        },
+    )
+    providers_reload_seconds: int = field(
+        default=2,
+        metadata={
+            "doc": "how often the providers file is checked for changes and reloaded "
+            "(0: only on SIGHUP)"
+        },
+    )
     trust_mode: bool = field(
         default=False,
         metadata={"doc": "accept provider tokens WITHOUT verifying signatures (development only)"},
@@ -95,6 +110,10 @@ class Settings:
             "doc": "how long a replica may answer public calls from its cached copy of a pool "
             "changed by another replica (0 disables the cache)"
         },
+    )
+    user_pool_providers_per_pool: int = field(
+        default=50,
+        metadata={"doc": "most CognitoIdentityProviders per identity pool (AWS: 50, up to 1,000)"},
     )
     throttle: bool = field(default=True, metadata={"doc": "enforce AWS's request-rate quotas"})
     replicas: int = field(default=1, metadata={"doc": "number of replicas sharing the rate quotas"})

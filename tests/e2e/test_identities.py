@@ -102,7 +102,11 @@ def test_developer_provider_not_accepted_in_get_id(unsigned: Any, pool_factory: 
     pool = pool_factory(DeveloperProviderName="dev.example")
     with pytest.raises(ClientError) as exc:
         unsigned.get_id(IdentityPoolId=pool["IdentityPoolId"], Logins={"dev.example": "u1"})
-    assert error_of(exc)[0] == "NotAuthorizedException"
+    assert error_of(exc) == (
+        "InvalidParameterException",
+        "Please provide a valid public provider.",
+        400,
+    )
 
 
 def test_unknown_pool_is_not_found(unsigned: Any) -> None:

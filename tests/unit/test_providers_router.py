@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
+from idpool.domain.errors import (
+    LOGINS_DONT_MATCH,
+    InvalidParameterException,
+    NotAuthorizedException,
+)
 from idpool.domain.records import CognitoProvider, Pool, VerifiedLogin
 from idpool.providers.config import (
     ProvidersConfig,
@@ -96,7 +101,6 @@ def test_routes_each_configured_key_to_its_kind() -> None:
 @pytest.mark.parametrize(
     "key",
     [
-        "login.example.app",  # the developer provider: only through the signed developer call
         "www.amazon.com",  # public provider the pool does not support
         "issuer.example.com",  # OIDC issuer without the configured path
         "https://issuer.example.com/tenant",
@@ -109,6 +113,14 @@ def test_unsupported_keys_do_not_match(key: str) -> None:
     with pytest.raises(NotAuthorizedException) as info:
         verify(key, "token")
     assert info.value.message == LOGINS_DONT_MATCH
+
+
+def test_developer_provider_is_not_a_public_provider() -> None:
+    """Developer user ids only arrive through the signed developer call; AWS's answer to one
+    in a public Logins map is InvalidParameterException (docs/compatibility.md)."""
+    with pytest.raises(InvalidParameterException) as info:
+        verify("login.example.app", "user-1")
+    assert info.value.message == "Please provide a valid public provider."
 
 
 def test_own_tokens_are_delegated() -> None:
@@ -138,14 +150,52 @@ def test_trust_mode_opaque_token_is_its_own_subject() -> None:
     login = verify("graph.facebook.com", "EAAB-opaque", trust=True)
     assert login.subject == "EAAB-opaque"
     assert login.amr == "graph.facebook.com:1111:EAAB-opaque"
+    # The claims real verification gives Facebook, so Rules on sub/aud can match offline.
+    assert login.claims == {"sub": "EAAB-opaque", "aud": "1111", "iss": "graph.facebook.com"}
+    twitter = verify("api.twitter.com", "tok;secret", trust=True)
+    assert twitter.claims == {"sub": "tok;secret", "aud": "ck", "iss": "api.twitter.com"}
     saml = verify(SAML_ARN, "PHNhbWw+", trust=True)
     assert saml.mapping_key == SAML_ARN
+    assert "iss" not in saml.claims
+
+
+def test_trust_mode_reads_json_tokens() -> None:
+    token = json.dumps({"sub": "fb-user-7", "email": "u@example.test", "groups": ["a", "b"]})
+    login = verify("graph.facebook.com", token, trust=True)
+    assert login.subject == "fb-user-7"
+    assert login.claims == {
+        "sub": "fb-user-7",
+        "email": "u@example.test",
+        "groups": ["a", "b"],
+        "aud": "1111",
+        "iss": "graph.facebook.com",
+    }
+    assert login.amr == "graph.facebook.com:1111:fb-user-7"
+    # A JSON token's own aud wins over the pool's app id; a numeric sub is a subject too.
+    other = verify("graph.facebook.com", json.dumps({"sub": 42, "aud": "2222"}), trust=True)
+    assert (other.subject, other.claims["aud"], other.amr) == (
+        "42",
+        "2222",
+        "graph.facebook.com:2222:42",
+    )
+
+
+def test_trust_mode_reads_unsigned_jwts_under_social_keys() -> None:
+    token = unsigned_jwt({"sub": "fb-jwt", "role": "admin"})
+    login = verify("graph.facebook.com", token, trust=True)
+    assert (login.subject, login.claims["role"], login.claims["aud"]) == ("fb-jwt", "admin", "1111")
+
+
+@pytest.mark.parametrize("token", ["{not json", "[1, 2]", '"a string"', "{}", '{"sub": ""}'])
+def test_trust_mode_without_a_usable_sub_uses_the_token(token: str) -> None:
+    login = verify("graph.facebook.com", token, trust=True)
+    assert login.subject == token
 
 
 def test_trust_mode_still_refuses_unsupported_keys() -> None:
     with pytest.raises(NotAuthorizedException):
         verify("www.amazon.com", unsigned_jwt({"sub": "x"}), trust=True)
-    with pytest.raises(NotAuthorizedException):
+    with pytest.raises(InvalidParameterException):
         verify("login.example.app", "dev-user", trust=True)
 
 
@@ -155,6 +205,21 @@ def test_trust_mode_is_off_by_default() -> None:
         claims = {"iss": f"https://{UP_KEY}", "sub": "x", "aud": "c1", "exp": 4_000_000_000}
         verify(UP_KEY, unsigned_jwt(claims))
     assert info.value.message == "Invalid login token. Couldn't verify signed token."
+
+
+def test_deeply_nested_tokens_are_refused_not_crashed() -> None:
+    """A Logins token may be 50,000 characters: JSON nested thousands deep must not escape
+    the JSON decoder as RecursionError (an unauthenticated 500)."""
+    deep = '{"a":' + "[" * 15000 + "]" * 15000 + "}"
+    payload = base64.urlsafe_b64encode(deep.encode()).decode().rstrip("=")
+    jwt = f"{b64json({'alg': 'RS256'})}.{payload}.x"
+    assert len(jwt) <= 50000
+    with pytest.raises(NotAuthorizedException) as info:
+        verify(UP_KEY, jwt)
+    assert info.value.message == "Invalid login token. Not a Cognito token."
+    trusted = verify("graph.facebook.com", deep, trust=True)
+    assert trusted.subject == deep
+    assert verify(UP_KEY, jwt, trust=True).subject == jwt
 
 
 @settings(max_examples=100, deadline=None)

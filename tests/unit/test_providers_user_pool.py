@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from idpool.domain.errors import NotAuthorizedException
+from idpool.domain.errors import InvalidParameterException, NotAuthorizedException
 from idpool.domain.records import CognitoProvider, Pool, VerifiedLogin
 from idpool.providers.config import build_login_verifier, load_providers_config
 from tests.support.idp import LocalIdentityProvider
@@ -179,5 +179,72 @@ def test_default_jwks_location_is_the_user_pool_well_known_path() -> None:
 
 
 def test_developer_provider_and_unknown_keys_never_route(idp: LocalIdentityProvider) -> None:
-    for key in ("login.example.app", "accounts.google.com", "", "www.amazon.com"):
+    for key in ("accounts.google.com", "", "www.amazon.com"):
         assert refused(idp, "anything", key=key).startswith("Logins don't match.")
+    with pytest.raises(InvalidParameterException):
+        verify(idp, "anything", key="login.example.app")
+
+
+def endpoint_verify(endpoint: str, token: str, **raw_config: Any) -> VerifiedLogin:
+    async def go() -> VerifiedLogin:
+        async with httpx.AsyncClient(timeout=2) as http:
+            cfg = load_providers_config({"user_pool_endpoint": endpoint, **raw_config})
+            verifier = build_login_verifier(cfg, http, lambda: NOW, None)
+            return await verifier.verify(pool(), KEY, token)
+
+    return asyncio.run(go())
+
+
+def test_user_pool_endpoint_serves_keys_of_any_pool(idp: LocalIdentityProvider) -> None:
+    """One setting, no per-pool entry: the keys come from <endpoint>/<poolId>/.well-known/..."""
+    before = len(idp.server.requests)
+    login = endpoint_verify(idp.url + "/", id_token(idp, sub="emulated"))
+    assert login.subject == "emulated"
+    assert idp.server.requests[before:] == ["/us-east-1_AbCdEf123/.well-known/jwks.json"]
+
+
+def test_user_pool_endpoint_still_checks_everything(idp: LocalIdentityProvider) -> None:
+    forged = idp.tampered(id_token(idp, sub="victim"), sub="attacker")
+    with pytest.raises(NotAuthorizedException) as info:
+        endpoint_verify(idp.url, forged)
+    assert info.value.message == "Invalid login token. Couldn't verify signed token."
+    other_pool = id_token(idp, iss="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other1")
+    with pytest.raises(NotAuthorizedException) as info:
+        endpoint_verify(idp.url, other_pool)
+    assert info.value.message == "Invalid login token. Issuer doesn't match providerName"
+
+
+def test_user_pool_endpoint_resolution() -> None:
+    from idpool.providers.config import ProvidersConfig
+    from idpool.providers.targets import resolve
+
+    cfg = load_providers_config({"user_pool_endpoint": "http://127.0.0.1:5000/"})
+    assert cfg.user_pool_endpoint == "http://127.0.0.1:5000"
+    source = resolve(pool(), KEY, cfg).source
+    assert source is not None
+    assert source.jwks_url == "http://127.0.0.1:5000/us-east-1_AbCdEf123/.well-known/jwks.json"
+    # An explicit issuers entry wins over the endpoint.
+    pinned = load_providers_config(
+        {
+            "user_pool_endpoint": "http://127.0.0.1:5000",
+            "issuers": {ISSUER: {"jwks_file": __file__}},
+        }
+    )
+    pinned_source = resolve(pool(), KEY, pinned).source
+    assert pinned_source is not None
+    assert (pinned_source.jwks_url, pinned_source.jwks_file) == (None, __file__)
+    # A pool id that is not plain ASCII never reaches the operator's URL.
+    odd = "cognito-idp.us-east-1.amazonaws.com/us-east-1_Ünïcode"
+    odd_pool = pool(CognitoProvider(odd, "c"))
+    odd_source = resolve(odd_pool, odd, cfg).source
+    assert odd_source is not None
+    assert odd_source.jwks_url == f"https://{odd}/.well-known/jwks.json"
+    assert ProvidersConfig().user_pool_endpoint is None
+
+
+@pytest.mark.parametrize("bad", ["localhost:5000", "ftp://x", "", 5000])
+def test_user_pool_endpoint_must_be_a_url(bad: Any) -> None:
+    from idpool.providers.config import ProvidersConfigError
+
+    with pytest.raises(ProvidersConfigError, match=r"providers\.user_pool_endpoint"):
+        load_providers_config({"user_pool_endpoint": bad})

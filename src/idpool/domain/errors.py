@@ -127,6 +127,7 @@ CLASSIC_FLOW_DISABLED = "Basic (classic) flow is not enabled, please use enhance
 CLASSIC_FLOW_ROLE_MAPPINGS = (
     "Basic (classic) flow is not supported with RoleMappings, please use enhanced flow."
 )
+NOT_A_PUBLIC_PROVIDER = "Please provide a valid public provider."
 UNSUPPORTED_DEVELOPER_PROVIDER = (
     "This identity pool does not support the specified developer provider."
 )

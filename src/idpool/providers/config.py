@@ -86,6 +86,10 @@ class ProvidersConfig:
     `leeway_seconds` is the clock skew allowed on `exp`/`nbf`/`iat`. AWS documents a 5-minute
     grace for OIDC, yet real Cognito rejected a user-pool token 271 s after its `exp`
     (reference §3.9), so the default is a smaller 60 s.
+
+    `user_pool_endpoint` says "user pools live at this emulator" (moto, LocalStack): the keys
+    of any `https://cognito-idp.<region>.amazonaws.com/<poolId>` issuer without its own
+    `issuers` entry come from `<user_pool_endpoint>/<poolId>/.well-known/jwks.json`.
     """
 
     trust_mode: bool = False
@@ -96,6 +100,7 @@ class ProvidersConfig:
     leeway_seconds: int = 60
     jwks_ttl_seconds: int = 3600
     jwks_refresh_interval_seconds: int = 30
+    user_pool_endpoint: str | None = None
 
     def operator_urls(self) -> frozenset[str]:
         """Every URL written here (or built in as a provider's endpoint): what
@@ -105,6 +110,8 @@ class ProvidersConfig:
         urls.update(p.url for p in self.oidc_providers.values())
         social = self.social
         urls.update((social.facebook_url, social.amazon_url, social.twitter_url, social.digits_url))
+        if self.user_pool_endpoint:
+            urls.add(self.user_pool_endpoint)
         return frozenset(urls)
 
     def registers_oidc_provider(self, arn: str) -> bool:
@@ -128,6 +135,7 @@ _TOP = {
     "leeway_seconds",
     "jwks_ttl_seconds",
     "jwks_refresh_interval_seconds",
+    "user_pool_endpoint",
 }
 _SOCIAL = {"facebook": "facebook_url", "amazon": "amazon_url", "twitter": "twitter_url"}
 _SOCIAL["digits"] = "digits_url"
@@ -167,6 +175,11 @@ def load_providers_config(raw: Mapping[str, Any]) -> ProvidersConfig:
         jwks_refresh_interval_seconds=_seconds(
             raw, "jwks_refresh_interval_seconds", 30, maximum=86400
         ),
+        user_pool_endpoint=(
+            _url(raw["user_pool_endpoint"], "providers.user_pool_endpoint")
+            if raw.get("user_pool_endpoint") is not None
+            else None
+        ),
     )
 
 
@@ -177,17 +190,24 @@ def build_login_verifier(
     own_tokens: LoginVerifier | None,
     *,
     revocation_check: TokenRevocationCheck | None = None,
+    previous: LoginVerifier | None = None,
 ) -> LoginVerifier:
     """The LoginVerifier the service uses: a router over every provider type.
 
     `own_tokens` verifies `cognito-identity.amazonaws.com` logins (idpool's own tokens);
     without it such logins are refused. `revocation_check` answers ServerSideTokenCheck;
-    without it the flag is accepted and not enforced.
+    without it the flag is accepted and not enforced. `previous` is the verifier a reloaded
+    configuration replaces (its cached keys are kept).
     """
     from idpool.providers.registry import LoginRouter
 
     return LoginRouter.from_config(
-        config, http_client, clock, own_tokens, revocation_check=revocation_check
+        config,
+        http_client,
+        clock,
+        own_tokens,
+        revocation_check=revocation_check,
+        previous=previous,
     )
 
 

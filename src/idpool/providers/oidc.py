@@ -70,7 +70,8 @@ def decode_unverified(token: str) -> UnverifiedJwt | None:
     try:
         header = _b64json(parts[0])
         claims = _b64json(parts[1])
-    except (ValueError, UnicodeError, binascii.Error):
+    except (ValueError, UnicodeError, binascii.Error, RecursionError):
+        # RecursionError: a payload nested thousands deep (a 50 kB login token can be).
         return None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         return None

@@ -10,11 +10,15 @@ else, the developer provider name included, is refused with AWS's "Logins don't 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
+from idpool.domain.errors import (
+    LOGINS_DONT_MATCH,
+    ExternalServiceException,
+    NotAuthorizedException,
+)
 from idpool.domain.ids import OWN_TOKEN_PROVIDER
 from idpool.domain.ports import LoginVerifier
 from idpool.domain.records import Pool, VerifiedLogin
@@ -48,6 +52,7 @@ class LoginRouter:
         self._verifiers = verifiers
         self._own_tokens = own_tokens
         self._trust = TrustVerifier() if config.trust_mode else None
+        self.keys: JwksCache | None = None
 
     @classmethod
     def from_config(
@@ -58,14 +63,24 @@ class LoginRouter:
         own_tokens: LoginVerifier | None,
         *,
         revocation_check: TokenRevocationCheck | None = None,
+        previous: LoginVerifier | None = None,
     ) -> LoginRouter:
+        """`previous` is the router this one replaces (a reloaded providers file): its cached
+        keys are kept when nothing they depend on changed, so such a reload costs no fetches
+        (the reused cache's fetcher then knows the same operator URLs as a new one would)."""
         fetcher = Fetcher(http, operator_urls=config.operator_urls())
-        keys = JwksCache(
-            fetcher,
-            clock,
-            ttl=config.jwks_ttl_seconds,
-            refresh_interval=config.jwks_refresh_interval_seconds,
-        )
+        keys = None
+        if isinstance(previous, LoginRouter) and _cache_settings(previous.config) == (
+            _cache_settings(config)
+        ):
+            keys = previous.keys
+        if keys is None:
+            keys = JwksCache(
+                fetcher,
+                clock,
+                ttl=config.jwks_ttl_seconds,
+                refresh_interval=config.jwks_refresh_interval_seconds,
+            )
         checker = JwtChecker(keys, clock, leeway=config.leeway_seconds)
         oidc = OidcVerifier(checker)
         social = SocialVerifier(fetcher, config.social, clock)
@@ -81,7 +96,13 @@ class LoginRouter:
         }
         if config.saml_providers:
             verifiers[Kind.SAML] = _saml_verifier(config, clock)
-        return cls(config, verifiers, own_tokens)
+        router = cls(config, verifiers, own_tokens)
+        router.keys = keys
+        return router
+
+    @property
+    def config(self) -> ProvidersConfig:
+        return self._config
 
     @property
     def trust_mode(self) -> bool:
@@ -98,7 +119,48 @@ class LoginRouter:
             # A SAML ARN on the pool with no provider metadata configured: nothing to verify
             # the assertion against, so it cannot prove anything.
             raise NotAuthorizedException(LOGINS_DONT_MATCH)
-        return login_of(target, await verifier.check(target, token))
+        try:
+            checked = await verifier.check(target, token)
+        except ExternalServiceException as exc:
+            raise ExternalServiceException(unreachable(exc.message, target, self._config)) from None
+        return login_of(target, checked)
+
+
+def unreachable(message: str, target: Target, config: ProvidersConfig) -> str:
+    """The provider-unreachable message, naming the provider so a user sees what to fix.
+
+    Only the Logins key and, for a user pool whose keys were looked for at AWS, AWS's public
+    URL are named; addresses from the operator's configuration stay in the server log.
+    """
+    text = f"{message.rstrip('.')}: {target.key}."
+    source = target.source.jwks_url if target.source is not None else None
+    if (
+        target.kind is Kind.USER_POOL
+        and config.user_pool_endpoint is None
+        and source == f"https://{target.key}/.well-known/jwks.json"
+    ):
+        text += (
+            f" Its keys were looked for at {source}; for a local user-pool emulator set "
+            "--user-pool-endpoint (IDPOOL_USER_POOL_ENDPOINT or user_pool_endpoint in the "
+            "providers file)."
+        )
+    elif target.source is not None:
+        text += " The server log names the address tried."
+    return text
+
+
+def _cache_settings(config: ProvidersConfig) -> tuple[Any, ...]:
+    """What a key cache depends on: its timings and every address the configuration names
+    (where keys are fetched from, and so how far each fetch is trusted). A reload that
+    changes none of them keeps the cache; any other gets a fresh one."""
+    return (
+        config.jwks_ttl_seconds,
+        config.jwks_refresh_interval_seconds,
+        config.issuers,
+        config.oidc_providers,
+        config.social,
+        config.user_pool_endpoint,
+    )
 
 
 def _saml_verifier(config: ProvidersConfig, clock: Callable[[], float]) -> SamlVerifier:

@@ -8,12 +8,18 @@ formats here means trust mode and real verification produce identical logins.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
+from idpool.domain.errors import (
+    LOGINS_DONT_MATCH,
+    NOT_A_PUBLIC_PROVIDER,
+    InvalidParameterException,
+    NotAuthorizedException,
+)
 from idpool.domain.ids import OWN_TOKEN_PROVIDER
 from idpool.domain.provider_urls import OIDC_ARN
 from idpool.domain.records import Pool, VerifiedLogin
@@ -48,6 +54,9 @@ _PUBLIC = {
     TWITTER: Kind.TWITTER,
     DIGITS: Kind.DIGITS,
 }
+USER_POOL_KEY = re.compile(
+    r"cognito-idp\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/(?P<pool_id>[a-z0-9-]+_[A-Za-z0-9]+)"
+)
 JWT_KINDS = frozenset({Kind.USER_POOL, Kind.OIDC, Kind.GOOGLE, Kind.APPLE})
 
 
@@ -81,12 +90,18 @@ class Checked:
 
 
 def resolve(pool: Pool, key: str, config: ProvidersConfig) -> Target:
-    """The target of `key` on `pool`, or the Logins-don't-match refusal AWS gives.
+    """The target of `key` on `pool`, or the refusal AWS gives.
 
-    The developer provider and idpool's own tokens are never resolved here: the service
-    handles the first, the router delegates the second.
+    The pool's developer provider name is not a public provider: AWS answers
+    `InvalidParameterException: Please provide a valid public provider.` when a public call
+    (GetId, GetOpenIdToken, GetCredentialsForIdentity, UnlinkIdentity) carries it, since
+    developer user ids only arrive through the signed developer operation (which never routes
+    them here). idpool's own tokens are delegated by the router; any other unknown key gets
+    AWS's "Logins don't match".
     """
-    if not key or key in (pool.developer_provider_name, OWN_TOKEN_PROVIDER):
+    if key and key == pool.developer_provider_name:
+        raise InvalidParameterException(NOT_A_PUBLIC_PROVIDER)
+    if not key or key == OWN_TOKEN_PROVIDER:
         raise NotAuthorizedException(LOGINS_DONT_MATCH)
     user_pool = [p for p in pool.cognito_identity_providers if p.provider_name == key]
     if user_pool:
@@ -97,7 +112,7 @@ def resolve(pool: Pool, key: str, config: ProvidersConfig) -> Target:
             key=key,
             issuers=(issuer,),
             audiences=tuple(client_ids) if len(client_ids) == len(user_pool) else None,
-            source=_key_source(config, issuer, default_jwks=f"{issuer}/.well-known/jwks.json"),
+            source=_key_source(config, issuer, default_jwks=_user_pool_jwks(config, key)),
             revocation_checked=frozenset(
                 p.client_id for p in user_pool if p.server_side_token_check
             ),
@@ -111,6 +126,20 @@ def resolve(pool: Pool, key: str, config: ProvidersConfig) -> Target:
     if key in pool.saml_provider_arns:
         return Target(kind=Kind.SAML, key=key, arn=key)
     raise NotAuthorizedException(LOGINS_DONT_MATCH)
+
+
+def _user_pool_jwks(config: ProvidersConfig, key: str) -> str:
+    """Where a user pool's keys are when no `issuers` entry says otherwise: the emulator of
+    `user_pool_endpoint` (moto's and LocalStack's layout), else the pool's own URL at AWS.
+
+    Only an ASCII pool id is put into the emulator's URL, so a provider name can never add a
+    path segment, a query or another host to an operator-configured address.
+    """
+    endpoint = config.user_pool_endpoint
+    match = USER_POOL_KEY.fullmatch(key)
+    if endpoint is not None and match is not None:
+        return f"{endpoint}/{match['pool_id']}/.well-known/jwks.json"
+    return f"https://{key}/.well-known/jwks.json"
 
 
 def _issuers_for(config: ProvidersConfig, key: str) -> tuple[str, ...]:

@@ -31,6 +31,7 @@ class Quotas:
     logins_per_identity: int | None = 20
     rules_per_role_mapping: int | None = 25
     tags_per_pool: int | None = 50
+    user_pool_providers_per_pool: int | None = 50
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,16 @@ def check_tags(tags: Mapping[str, str], limit: int | None) -> None:
             )
 
 
-def _check_spec(spec: PoolSpec, operator_configured: Callable[[str], bool]) -> None:
+def _check_spec(
+    spec: PoolSpec, user_pool_limit: int | None, operator_configured: Callable[[str], bool]
+) -> None:
+    providers = spec.cognito_identity_providers or ()
+    if user_pool_limit is not None and len(providers) > user_pool_limit:
+        # AWS's default quota (adjustable to 1,000); LimitExceededException is declared for
+        # both CreateIdentityPool and UpdateIdentityPool.
+        raise LimitExceededException(
+            f"An identity pool can have at most {user_pool_limit} CognitoIdentityProviders."
+        )
     for key in spec.supported_login_providers or {}:
         if key not in PUBLIC_PROVIDERS:
             raise InvalidParameterException(f"{key} is not a supported login provider.")
@@ -111,7 +120,9 @@ class PoolService:
         return region if is_region(region) else self._d.default_region
 
     def _new_pool(self, caller: Caller, spec: PoolSpec, pool_id: str) -> Pool:
-        _check_spec(spec, self._d.oidc_provider_configured)
+        _check_spec(
+            spec, self._d.quotas.user_pool_providers_per_pool, self._d.oidc_provider_configured
+        )
         check_tags(spec.tags or {}, self._d.quotas.tags_per_pool)
         return Pool(
             pool_id=pool_id,
@@ -171,7 +182,9 @@ class PoolService:
         An omitted DeveloperProviderName keeps the stored one (it cannot change once set),
         and omitted IdentityPoolTags keep the stored tags (tags are managed by TagResource).
         """
-        _check_spec(spec, self._d.oidc_provider_configured)
+        _check_spec(
+            spec, self._d.quotas.user_pool_providers_per_pool, self._d.oidc_provider_configured
+        )
         if spec.tags is not None:
             check_tags(spec.tags, self._d.quotas.tags_per_pool)
 

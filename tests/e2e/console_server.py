@@ -30,7 +30,13 @@ def _mounted(application: Application) -> Any:
     def keys() -> Any:
         return SqlKeyStore(application.runtime.store) if application.runtime else None
 
-    console = build_console(service, keys, admin_user=ADMIN_USER, admin_password=ADMIN_PASSWORD)
+    console = build_console(
+        service,
+        keys,
+        admin_user=ADMIN_USER,
+        admin_password=ADMIN_PASSWORD,
+        calls=application.metrics.calls,
+    )
     assert console is not None
     inner = application.asgi
 

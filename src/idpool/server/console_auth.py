@@ -108,11 +108,11 @@ class ConsoleAuth:
 
     def revoke(self, cookie: str) -> None:
         """Sign out: the cookie stops working here now, not when it expires."""
+        now = self._clock()
+        self._revoked = {n: exp for n, exp in self._revoked.items() if exp > now}
         doc = self._session(cookie)
         if doc is None:
             return
-        now = self._clock()
-        self._revoked = {n: exp for n, exp in self._revoked.items() if exp > now}
         expires = doc["exp"]
         assert isinstance(expires, int)
         self._revoked[str(doc.get("n"))] = float(expires)

@@ -382,19 +382,21 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(database_url: str) -> N
 def test_a_browser_that_signed_in_before_is_not_locked_out(database_url: str) -> None:
     """The operator's browser holds a device cookie from an earlier sign-in: guesses from
     the same address (no proxy configured at all) do not shut it out."""
-    with console_server(database_url) as server:
-        with httpx.Client(base_url=server.url, timeout=10) as operator:
-            first = _sign_in(operator, ADMIN_PASSWORD)
-            assert first.status_code == 303
-            assert "idpool_console_device" in operator.cookies
-            page = operator.get("/console/pools")
-            operator.post("/console/logout", data={"csrf": csrf_of(page.text)})
-            with httpx.Client(base_url=server.url, timeout=10) as attacker:
-                answers = [_sign_in(attacker, "guess").status_code for _ in range(11)]
-                assert answers[-1] == 429
-                assert _sign_in(attacker, ADMIN_PASSWORD).status_code == 429
-            assert _sign_in(operator, ADMIN_PASSWORD).status_code == 303
-            assert operator.get("/console/pools").status_code == 200
+    with (
+        console_server(database_url) as server,
+        httpx.Client(base_url=server.url, timeout=10) as operator,
+    ):
+        first = _sign_in(operator, ADMIN_PASSWORD)
+        assert first.status_code == 303
+        assert "idpool_console_device" in operator.cookies
+        page = operator.get("/console/pools")
+        operator.post("/console/logout", data={"csrf": csrf_of(page.text)})
+        with httpx.Client(base_url=server.url, timeout=10) as attacker:
+            answers = [_sign_in(attacker, "guess").status_code for _ in range(11)]
+            assert answers[-1] == 429
+            assert _sign_in(attacker, ADMIN_PASSWORD).status_code == 429
+        assert _sign_in(operator, ADMIN_PASSWORD).status_code == 303
+        assert operator.get("/console/pools").status_code == 200
 
 
 @pytest.mark.parametrize(

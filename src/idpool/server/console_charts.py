@@ -147,7 +147,7 @@ def identity_chart(events: Sequence[AuditEvent], window: str, now: float, limit:
             Series(label, css, tuple(values))
             for (label, css), values in zip(IDENTITY_SERIES, counts, strict=True)
         ),
-        source="audit trail: created, disabled and merged events",
+        source="the audit trail: created, disabled and merged events",
         since=_coverage(events, limit, start),
     )
 
@@ -163,7 +163,7 @@ def role_chart(events: Sequence[AuditEvent], window: str, now: float, limit: int
         key="roles",
         title="Role chosen for credentials",
         bars=tuple(Bar(role, count) for role, count in roles.most_common()),
-        source="audit trail: credentials events (one per GetCredentialsForIdentity)",
+        source="the audit trail: credentials events (one per GetCredentialsForIdentity)",
         since=_coverage(events, limit, start),
     )
 

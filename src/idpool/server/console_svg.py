@@ -118,7 +118,9 @@ def _short(label: str) -> str:
 def _bar_text(chart: BarChart, bar: Bar) -> str:
     if chart.key == "roles":
         return f"{bar.count} ({chart.share(bar):.0%})"
-    return f"{bar.count}" + (f" · {bar.errors} errors" if bar.errors else "")
+    if not bar.errors:
+        return f"{bar.count}"
+    return f"{bar.count} · {bar.errors} error{'s' if bar.errors > 1 else ''}"
 
 
 def bar_chart(chart: BarChart) -> Markup:

@@ -157,6 +157,8 @@ def test_forwarded_for_counts_only_behind_a_trusted_proxy() -> None:
     assert trusted.of("127.0.0.1", spoofed) == "198.51.100.7"
     assert trusted.of("127.0.0.1", {}) == "127.0.0.1"
     assert trusted.of("127.0.0.1", {"x-forwarded-for": "garbage"}) == "garbage"
+    # A mistyped entry trusts no one (and start-up warns), rather than refusing to start.
+    assert ClientAddress(["10.0.0.0/33"]).of("10.0.0.1", header) == "10.0.0.1"
 
 
 def test_urls_quote_each_segment_whole() -> None:

@@ -18,10 +18,13 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import logging
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 
 import orjson
+
+log = logging.getLogger("idpool.console")
 
 COOKIE_NAME = "idpool_console"
 DEVICE_COOKIE_NAME = "idpool_console_device"
@@ -185,9 +188,14 @@ class ClientAddress:
     """
 
     def __init__(self, trusted: Iterable[str] = ()) -> None:
-        self._trusted = tuple(
-            ipaddress.ip_network(entry.strip(), strict=False) for entry in trusted
-        )
+        networks = []
+        for entry in trusted:
+            try:
+                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError:
+                # Safe side: an entry that names no address trusts no one.
+                log.warning("--console-trusted-proxies: %r is not an address or CIDR", entry)
+        self._trusted = tuple(networks)
 
     def _is_trusted(self, address: str) -> bool:
         try:

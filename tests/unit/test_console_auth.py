@@ -65,6 +65,17 @@ def test_any_tampered_cookie_is_refused(position: int, replacement: str) -> None
         assert auth.user_of(tampered) is None
 
 
+def test_a_cookie_spelled_differently_is_a_different_cookie() -> None:
+    """The last base64 character carries spare bits; flipping them must not keep it valid."""
+    auth = make(Clock())
+    cookie = auth.issue("ops")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(cookie[-1])
+    sibling = cookie[:-1] + alphabet[last ^ 1]
+    assert auth.user_of(cookie) == "ops"
+    assert auth.user_of(sibling) is None
+
+
 @pytest.mark.parametrize("cookie", [None, "", "x", ".", "a.b", "!!!.???", "e30.e30"])
 def test_garbage_cookies_are_refused(cookie: str | None) -> None:
     assert make(Clock()).user_of(cookie) is None

@@ -95,8 +95,10 @@ class ConsoleAuth:
             return None
         encoded, signature = cookie.split(".", 1)
         try:
-            payload = _unb64(encoded)
-            valid = hmac.compare_digest(_unb64(signature), self._mac(purpose, payload))
+            payload, mac = _unb64(encoded), _unb64(signature)
+            # Only the canonical spelling: base64's spare low bits must not make a second cookie.
+            canonical = _b64(payload) == encoded and _b64(mac) == signature
+            valid = canonical and hmac.compare_digest(mac, self._mac(purpose, payload))
             doc = orjson.loads(payload) if valid else None
         except (ValueError, orjson.JSONDecodeError):
             return None

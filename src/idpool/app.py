@@ -26,6 +26,7 @@ from idpool.auth.sigv4 import SigV4Verifier
 from idpool.config import Settings, data_dir
 from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
 from idpool.domain.records import Caller, Pool, VerifiedLogin
+from idpool.logging_setup import enable_access_log
 from idpool.providers.config import ProvidersConfig, build_login_verifier, load_providers_config
 from idpool.providers.reload import ReloadingLoginVerifier, read_providers_file
 from idpool.seed import Seed, apply_seed, load_seed
@@ -106,6 +107,8 @@ class Application:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.metrics = Metrics()
+        if settings.access_log:
+            enable_access_log()
         self.runtime: Runtime | None = None
         self._sign_pool: ThreadPoolExecutor | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -144,6 +147,10 @@ class Application:
                 admin_user=settings.admin_user,
                 admin_password=settings.admin_password,
                 session_secret=settings.admin_session_secret,
+                trusted_proxies=[
+                    p for p in settings.console_trusted_proxies.split(",") if p.strip()
+                ],
+                calls=self.metrics.calls,
             ),
         )
 

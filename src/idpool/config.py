@@ -142,6 +142,15 @@ class Settings:
         },
     )
     log_level: str = field(default="info", metadata={"doc": "debug, info, warning or error"})
+    access_log: bool = field(
+        default=False, metadata={"doc": "one log line per API request at info"}
+    )
+    console_trusted_proxies: str = field(
+        default="",
+        metadata={
+            "doc": "comma-separated proxy addresses/CIDRs whose X-Forwarded-For the console trusts"
+        },
+    )
 
     def with_overrides(self, values: Mapping[str, Any]) -> Settings:
         current = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -19,7 +19,24 @@ from typing import Any
 
 import orjson
 
-_FIELDS = ("request_id", "operation", "account", "status", "error", "latency_ms")
+ACCESS_LOGGER = "idpool.request"
+_FIELDS = (
+    "request_id",
+    "operation",
+    "account",
+    "status",
+    "error",
+    "latency_ms",
+    "identity_id",
+    "role",
+    "rule",
+    "method",
+    "origin",
+    "requested_method",
+    "requested_headers",
+    "allowed_origins",
+    "hint",
+)
 
 
 class JsonFormatter(logging.Formatter):
@@ -62,5 +79,14 @@ def configure(level: str = "info") -> None:
     logging.getLogger(OWN_LOGGER).setLevel(level.upper())
     # Per-request lines are INFO on the request logger; keep them off unless asked for.
     if level.lower() != "debug":
-        logging.getLogger("idpool.request").setLevel(logging.WARNING)
+        logging.getLogger(ACCESS_LOGGER).setLevel(logging.WARNING)
     logging.Formatter.converter = time.gmtime
+
+
+def enable_access_log() -> None:
+    """`--access-log`: the per-request line at info, whatever `--log-level` says otherwise.
+
+    The pipeline asks `isEnabledFor(INFO)` before building the line, so with the access log
+    off a request pays one cached level check.
+    """
+    logging.getLogger(ACCESS_LOGGER).setLevel(logging.INFO)

@@ -55,6 +55,29 @@ try {
   await page.waitForSelector("h2:text('Roles')");
   await record(page, "pool");
 
+  // The activity charts of the pool, last hour: the section alone, for the pixel check.
+  await page.click("#activity .windows a:text('last hour')");
+  await page.waitForURL(/window=hour/);
+  const activity = page.locator("#activity");
+  const chartsShot = join(input.screenshots, "charts.png");
+  await activity.screenshot({ path: chartsShot });
+  shots.push(chartsShot);
+  pages.charts = {
+    url: page.url(),
+    text: await activity.innerText(),
+    svgs: await page.$$eval("svg[data-chart]", (svgs) =>
+      svgs.map((svg) => {
+        const box = svg.getBoundingClientRect();
+        return {
+          chart: svg.dataset.chart,
+          width: box.width,
+          height: box.height,
+          bars: svg.querySelectorAll("rect.bar").length,
+        };
+      }),
+    ),
+  };
+
   await page.click("nav.tabs a:text('Identities')");
   await page.fill("input[name=q]", input.search);
   await Promise.all([page.waitForURL(/[?&]q=/), page.click("form.search button")]);

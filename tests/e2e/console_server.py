@@ -23,14 +23,21 @@ ADMIN_USER = "operator"
 ADMIN_PASSWORD = "console-test-password"
 
 
-def _mounted(application: Application) -> Any:
+def _mounted(application: Application, **options: Any) -> Any:
     def service() -> Any:
         return application.runtime.service if application.runtime else None
 
     def keys() -> Any:
         return SqlKeyStore(application.runtime.store) if application.runtime else None
 
-    console = build_console(service, keys, admin_user=ADMIN_USER, admin_password=ADMIN_PASSWORD)
+    console = build_console(
+        service,
+        keys,
+        admin_user=ADMIN_USER,
+        admin_password=ADMIN_PASSWORD,
+        calls=application.metrics.calls,
+        **options,
+    )
     assert console is not None
     inner = application.asgi
 
@@ -45,11 +52,12 @@ def _mounted(application: Application) -> Any:
 
 
 @contextmanager
-def console_server(database_url: str) -> Iterator[LiveServer]:
+def console_server(database_url: str, **options: Any) -> Iterator[LiveServer]:
+    """`options` go to build_console (e.g. trusted_proxies)."""
     settings = settings_for_tests(database_url)
     prepare_database(settings)
     live = LiveServer(settings)
-    live.server.config.app = _mounted(live.application)
+    live.server.config.app = _mounted(live.application, **options)
     live.start()
     try:
         yield live

@@ -24,6 +24,7 @@ from tests.e2e.console_server import (
     csrf_of,
     logged_in,
 )
+from tests.e2e.test_observability import _unsigned_jwt
 from tests.support.live import LiveServer
 
 DEVELOPER_PROVIDER = "login.console.test"
@@ -330,3 +331,130 @@ def test_unlink_developer_id_asks_first(world: World, admin: httpx.Client) -> No
         )
     page = admin.get(_pool_path(world.pool_id, "identities", identity))
     assert "disabled" in page.text
+
+
+# sign-out, sign-in throttle, classic flow (issue 12 §7) -------------------------------------
+
+
+def test_signing_out_ends_the_session_on_the_server(world: World) -> None:
+    """A copied cookie (a shared machine, a proxy log) must not outlive the sign-out."""
+    with logged_in(world.server.url) as client:
+        page = client.get("/console/pools")
+        cookie = client.cookies["idpool_console"]
+        assert client.post("/console/logout", data={"csrf": csrf_of(page.text)}).status_code == 303
+    with httpx.Client(base_url=world.server.url, timeout=10) as replay:
+        replay.cookies.set("idpool_console", cookie)
+        assert replay.get("/console/pools").status_code == 401
+
+
+def _sign_in(
+    client: httpx.Client, password: str, forwarded_for: str | None = None
+) -> httpx.Response:
+    headers = {"x-forwarded-for": forwarded_for} if forwarded_for else {}
+    return client.post(
+        "/console/login",
+        data={"username": ADMIN_USER, "password": password},
+        headers=headers,
+    )
+
+
+def test_failures_behind_a_trusted_proxy_lock_out_only_their_client(database_url: str) -> None:
+    """Behind a reverse proxy every request comes from the proxy: one attacker must not lock
+    out the operator; X-Forwarded-For names the client when the proxy is configured."""
+    with console_server(database_url, trusted_proxies=["127.0.0.1"]) as server:
+        with httpx.Client(base_url=server.url, timeout=10) as attacker:
+            answers = [_sign_in(attacker, "guess", "203.0.113.9").status_code for _ in range(12)]
+        assert answers[:10] == [401] * 10
+        assert answers[10:] == [429, 429]
+        with httpx.Client(base_url=server.url, timeout=10) as operator:
+            assert _sign_in(operator, ADMIN_PASSWORD, "198.51.100.7").status_code == 303
+
+
+def test_forwarded_for_from_an_untrusted_peer_is_ignored(database_url: str) -> None:
+    """Without trusted proxies a client cannot dodge the throttle by writing the header."""
+    with console_server(database_url) as server:
+        with httpx.Client(base_url=server.url, timeout=10) as attacker:
+            answers = [_sign_in(attacker, "guess", f"203.0.113.{i}").status_code for i in range(11)]
+        assert answers[:10] == [401] * 10
+        assert answers[10] == 429
+
+
+def test_a_browser_that_signed_in_before_is_not_locked_out(database_url: str) -> None:
+    """The operator's browser holds a device cookie from an earlier sign-in: guesses from
+    the same address (no proxy configured at all) do not shut it out."""
+    with (
+        console_server(database_url) as server,
+        httpx.Client(base_url=server.url, timeout=10) as operator,
+    ):
+        first = _sign_in(operator, ADMIN_PASSWORD)
+        assert first.status_code == 303
+        assert "idpool_console_device" in operator.cookies
+        page = operator.get("/console/pools")
+        operator.post("/console/logout", data={"csrf": csrf_of(page.text)})
+        with httpx.Client(base_url=server.url, timeout=10) as attacker:
+            answers = [_sign_in(attacker, "guess").status_code for _ in range(11)]
+            assert answers[-1] == 429
+            assert _sign_in(attacker, ADMIN_PASSWORD).status_code == 429
+        assert _sign_in(operator, ADMIN_PASSWORD).status_code == 303
+        assert operator.get("/console/pools").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("classic", "shown"),
+    [(None, "allowed (not set: the default)"), (True, "allowed"), (False, "not allowed")],
+)
+def test_classic_flow_shows_the_tri_state(
+    world: World, admin: httpx.Client, classic: bool | None, shown: str
+) -> None:
+    options = {} if classic is None else {"AllowClassicFlow": classic}
+    pool_id = world.cognito.create_identity_pool(
+        IdentityPoolName=f"classic_{uuid.uuid4().hex[:6]}",
+        AllowUnauthenticatedIdentities=True,
+        **options,
+    )["IdentityPoolId"]
+    page = admin.get(_pool_path(pool_id))
+    assert f"<dt>Classic (basic) flow</dt><dd>{shown}</dd>" in page.text
+    # What the page says is what GetOpenIdToken does.
+    unsigned = make_client(world.server.url, signed=False)
+    identity = unsigned.get_id(IdentityPoolId=pool_id)["IdentityId"]
+    if classic is False:
+        with pytest.raises(unsigned.exceptions.InvalidParameterException):
+            unsigned.get_open_id_token(IdentityId=identity)
+    else:
+        assert unsigned.get_open_id_token(IdentityId=identity)["Token"]
+
+
+# why this role (issue 19 §2) --------------------------------------------------------------
+
+
+def test_identity_page_and_audit_trail_say_which_rule_chose_the_role(
+    world: World, admin: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    unsigned = make_client(world.server.url, signed=False)
+    token = _unsigned_jwt({"sub": f"g-{uuid.uuid4().hex[:8]}", "hd": "example.com"})
+    logins = {"accounts.google.com": token}
+    identity = unsigned.get_id(IdentityPoolId=world.pool_id, Logins=logins)["IdentityId"]
+    with caplog.at_level("DEBUG", logger="idpool.credentials"):
+        vended = unsigned.get_credentials_for_identity(IdentityId=identity, Logins=logins)
+    assert vended["Credentials"]["AccessKeyId"]
+    reason = "Rules mapping of accounts.google.com, rule 1"
+
+    page = admin.get(_pool_path(world.pool_id, "identities", identity))
+    assert f'<dd class="mono" id="role-chosen">{ADMIN_ROLE}</dd>' in page.text
+    assert f'<dd id="role-reason">{reason}</dd>' in page.text
+    trail = admin.get(_pool_path(world.pool_id, "events")).text
+    assert ">credentials<" in trail
+    assert f"{ADMIN_ROLE} · {reason}" in trail
+
+    lines = [r for r in caplog.records if r.name == "idpool.credentials"]
+    assert [(r.__dict__["role"], r.__dict__["rule"]) for r in lines] == [(ADMIN_ROLE, reason)]
+    assert token not in caplog.text
+
+    other = _unsigned_jwt({"sub": f"g-{uuid.uuid4().hex[:8]}", "hd": "elsewhere.org"})
+    second = unsigned.get_id(IdentityPoolId=world.pool_id, Logins={"accounts.google.com": other})[
+        "IdentityId"
+    ]
+    unsigned.get_credentials_for_identity(IdentityId=second, Logins={"accounts.google.com": other})
+    page = admin.get(_pool_path(world.pool_id, "identities", second))
+    assert f'<dd class="mono" id="role-chosen">{AUTH_ROLE}</dd>' in page.text
+    assert "no rule matched the mapping of accounts.google.com" in page.text

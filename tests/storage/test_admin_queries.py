@@ -115,3 +115,22 @@ def test_events_are_the_pools_own_newest_first(open_store: Opener) -> None:
         await store.close()
 
     asyncio.run(scenario())
+
+
+def test_chart_reads_are_bounded_by_count_across_or_within_pools(open_store: Opener) -> None:
+    async def scenario() -> None:
+        store = await open_store()
+        service = _service(store)
+        caller = Caller(account_id="222222222222", signed=True)
+        one = await service.pools.create(caller, PoolSpec(name="one", allow_unauthenticated=True))
+        two = await service.pools.create(caller, PoolSpec(name="two", allow_unauthenticated=True))
+        made = [await service.identities.get_id(p.pool_id, {}) for p in (one, two, one, two)]
+
+        admin = AdminQueries(store)
+        newest = await admin.recent_events(None, 3)
+        assert [e.identity_id for e in newest] == made[::-1][:3]
+        assert [e.identity_id for e in await admin.recent_events(one, 10)] == [made[2], made[0]]
+        assert len(await admin.recent_events(None, 10**9)) <= 20_000
+        await store.close()
+
+    asyncio.run(scenario())

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from idpool.server.console import decode_after, encode_after, url
-from idpool.server.console_auth import ConsoleAuth, LoginThrottle
+from idpool.server.console_auth import ClientAddress, ConsoleAuth, LoginThrottle
 
 
 class Clock:
@@ -65,6 +65,17 @@ def test_any_tampered_cookie_is_refused(position: int, replacement: str) -> None
         assert auth.user_of(tampered) is None
 
 
+def test_a_cookie_spelled_differently_is_a_different_cookie() -> None:
+    """The last base64 character carries spare bits; flipping them must not keep it valid."""
+    auth = make(Clock())
+    cookie = auth.issue("ops")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(cookie[-1])
+    sibling = cookie[:-1] + alphabet[last ^ 1]
+    assert auth.user_of(cookie) == "ops"
+    assert auth.user_of(sibling) is None
+
+
 @pytest.mark.parametrize("cookie", [None, "", "x", ".", "a.b", "!!!.???", "e30.e30"])
 def test_garbage_cookies_are_refused(cookie: str | None) -> None:
     assert make(Clock()).user_of(cookie) is None
@@ -81,19 +92,84 @@ def test_csrf_token_is_bound_to_the_session() -> None:
     assert not auth.check_csrf(first, token[:-1] + "é")
 
 
-def test_login_throttle_blocks_an_address_for_its_window() -> None:
+def test_login_throttle_is_a_burst_then_one_try_per_refill() -> None:
     clock = Clock()
-    throttle = LoginThrottle(clock, limit=3, window=10)
+    throttle = LoginThrottle(clock, limit=3, refill=10)
     for _ in range(3):
         assert not throttle.blocked("10.0.0.1")
         throttle.failed("10.0.0.1")
     assert throttle.blocked("10.0.0.1")
     assert not throttle.blocked("10.0.0.2")
     clock.now += 10
+    # One more try, never a lock-out that outlasts the refill interval.
     assert not throttle.blocked("10.0.0.1")
     throttle.failed("10.0.0.1")
+    assert throttle.blocked("10.0.0.1")
+    clock.now += 10
+    assert not throttle.blocked("10.0.0.1")
     throttle.succeeded("10.0.0.1")
     assert not throttle.blocked("10.0.0.1")
+    for _ in range(3):
+        throttle.failed("10.0.0.1")
+    assert throttle.blocked("10.0.0.1")
+
+
+def test_an_attacker_failing_without_pause_is_still_held_to_the_refill_rate() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(clock, limit=10, refill=30)
+    attempts = 0
+    for _ in range(3600):  # one hour, one try a second
+        clock.now += 1
+        if not throttle.blocked("203.0.113.9"):
+            attempts += 1
+            throttle.failed("203.0.113.9")
+    assert 3600 // 30 <= attempts <= 10 + 3600 // 30
+
+
+def test_the_throttle_table_stays_bounded() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(clock, limit=1, refill=30)
+    for i in range(25_000):
+        throttle.failed(f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
+    assert len(throttle._buckets) <= 10_001
+
+
+def test_signing_out_revokes_the_cookie_but_not_other_sessions() -> None:
+    clock = Clock()
+    auth = make(clock)
+    mine, other = auth.issue("ops"), auth.issue("ops")
+    auth.revoke(mine)
+    assert auth.user_of(mine) is None
+    assert auth.user_of(other) == "ops"
+    clock.now += 61
+    auth.revoke(other)  # expired already: nothing to remember
+    assert auth._revoked == {}
+
+
+def test_device_cookies_are_signed_and_distinct_from_sessions() -> None:
+    auth = make(Clock())
+    device = auth.issue_device()
+    assert auth.device_of(device) is not None
+    assert auth.device_of(auth.issue_device()) != auth.device_of(device)
+    assert auth.user_of(device) is None
+    assert auth.device_of(auth.issue("ops")) is None
+    assert make(Clock(), password="other").device_of(device) is None
+    assert auth.device_of(device[:-2] + "AA") is None
+
+
+def test_forwarded_for_counts_only_behind_a_trusted_proxy() -> None:
+    header = {"x-forwarded-for": "198.51.100.7, 10.0.0.5"}
+    assert ClientAddress().of("127.0.0.1", header) == "127.0.0.1"
+    trusted = ClientAddress(["127.0.0.1", "10.0.0.0/8"])
+    assert trusted.of("127.0.0.1", header) == "198.51.100.7"
+    assert trusted.of("192.0.2.1", header) == "192.0.2.1"  # not a proxy: header ignored
+    # A client cannot hide behind an address it wrote itself: the rightmost untrusted hop wins.
+    spoofed = {"x-forwarded-for": "1.2.3.4, 198.51.100.7"}
+    assert trusted.of("127.0.0.1", spoofed) == "198.51.100.7"
+    assert trusted.of("127.0.0.1", {}) == "127.0.0.1"
+    assert trusted.of("127.0.0.1", {"x-forwarded-for": "garbage"}) == "garbage"
+    # A mistyped entry trusts no one (and start-up warns), rather than refusing to start.
+    assert ClientAddress(["10.0.0.0/33"]).of("10.0.0.1", header) == "10.0.0.1"
 
 
 def test_urls_quote_each_segment_whole() -> None:

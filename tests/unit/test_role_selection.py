@@ -46,7 +46,7 @@ def rules(*rules_: MappingRule, ambiguous: str = "Deny") -> dict[str, RoleMappin
 
 
 def test_guest_gets_unauthenticated_role() -> None:
-    assert choose_role(pool(), False, [], None) == UNAUTH
+    assert choose_role(pool(), False, [], None).role_arn == UNAUTH
 
 
 def test_missing_default_role_is_configuration_error() -> None:
@@ -60,19 +60,19 @@ def test_missing_default_role_is_configuration_error() -> None:
 
 
 def test_no_mapping_uses_authenticated_role() -> None:
-    assert choose_role(pool(), True, [user_pool_login()], None) == AUTH
+    assert choose_role(pool(), True, [user_pool_login()], None).role_arn == AUTH
 
 
 def test_token_mapping_preferred_role() -> None:
     p = pool(role_mappings={UP_KEY: RoleMapping("Token", "Deny")})
     login = user_pool_login(**{"cognito:roles": [ADMIN, READER], "cognito:preferred_role": READER})
-    assert choose_role(p, True, [login], None) == READER
+    assert choose_role(p, True, [login], None).role_arn == READER
 
 
 def test_token_mapping_custom_role_must_be_in_token() -> None:
     p = pool(role_mappings={UP_KEY: RoleMapping("Token", "AuthenticatedRole")})
     login = user_pool_login(**{"cognito:roles": [ADMIN, READER]})
-    assert choose_role(p, True, [login], ADMIN) == ADMIN
+    assert choose_role(p, True, [login], ADMIN).role_arn == ADMIN
     with pytest.raises(NotAuthorizedException):
         choose_role(p, True, [login], "arn:aws:iam::123456789012:role/other")
 
@@ -80,7 +80,7 @@ def test_token_mapping_custom_role_must_be_in_token() -> None:
 def test_token_mapping_roles_as_comma_string() -> None:
     p = pool(role_mappings={UP_KEY: RoleMapping("Token", "Deny")})
     login = user_pool_login(**{"cognito:roles": f"{ADMIN},{READER}"})
-    assert choose_role(p, True, [login], READER) == READER
+    assert choose_role(p, True, [login], READER).role_arn == READER
 
 
 @pytest.mark.parametrize(("ambiguous", "expected"), [("AuthenticatedRole", AUTH), ("Deny", None)])
@@ -94,7 +94,7 @@ def test_token_mapping_ambiguous(ambiguous: str, expected: str | None) -> None:
             f"The ambiguous role mapping rules for: {UP_KEY} denied this request."
         )
     else:
-        assert choose_role(p, True, [login], None) == expected
+        assert choose_role(p, True, [login], None).role_arn == expected
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,9 @@ def test_rules_first_match_wins_in_order() -> None:
             MappingRule("custom:dept", "Equals", "eng", ADMIN),
         )
     )
-    assert choose_role(p, True, [user_pool_login(**{"custom:dept": "eng"})], None) == READER
+    assert (
+        choose_role(p, True, [user_pool_login(**{"custom:dept": "eng"})], None).role_arn == READER
+    )
 
 
 def test_rules_custom_role_among_matching_rules() -> None:
@@ -144,7 +146,7 @@ def test_rules_custom_role_among_matching_rules() -> None:
         )
     )
     login = user_pool_login(**{"custom:dept": "eng"})
-    assert choose_role(p, True, [login], ADMIN) == ADMIN
+    assert choose_role(p, True, [login], ADMIN).role_arn == ADMIN
 
 
 @pytest.mark.parametrize(("ambiguous", "expected"), [("AuthenticatedRole", AUTH), ("Deny", None)])
@@ -154,12 +156,14 @@ def test_rules_no_match(ambiguous: str, expected: str | None) -> None:
         with pytest.raises(NotAuthorizedException):
             choose_role(p, True, [user_pool_login()], None)
     else:
-        assert choose_role(p, True, [user_pool_login()], None) == expected
+        assert choose_role(p, True, [user_pool_login()], None).role_arn == expected
 
 
 def test_mapping_for_other_client_does_not_apply() -> None:
     p = pool(role_mappings={f"{UP}:client2": RoleMapping("Token", "Deny")})
-    assert choose_role(p, True, [user_pool_login(**{"cognito:roles": [ADMIN]})], None) == AUTH
+    assert (
+        choose_role(p, True, [user_pool_login(**{"cognito:roles": [ADMIN]})], None).role_arn == AUTH
+    )
 
 
 def test_oidc_mapping_keyed_by_provider_arn() -> None:
@@ -173,7 +177,7 @@ def test_oidc_mapping_keyed_by_provider_arn() -> None:
     login = VerifiedLogin(
         provider="idp.example.com", subject="u1", claims={"sub": "u1"}, mapping_key=arn
     )
-    assert choose_role(p, True, [login], None) == ADMIN
+    assert choose_role(p, True, [login], None).role_arn == ADMIN
 
 
 def test_first_login_with_a_mapping_decides() -> None:
@@ -189,7 +193,7 @@ def test_first_login_with_a_mapping_decides() -> None:
         user_pool_login(),
         VerifiedLogin(provider="accounts.google.com", subject="g1", claims={"sub": "g1"}),
     ]
-    assert choose_role(p, True, logins, None) == READER
+    assert choose_role(p, True, logins, None).role_arn == READER
 
 
 SAML = "arn:aws:iam::123456789012:saml-provider/corp"
@@ -206,10 +210,10 @@ def saml_pool(**kw: Any) -> Pool:
 
 def test_saml_role_from_assertion() -> None:
     p = saml_pool(roles={})
-    assert choose_role(p, True, [saml_login(f"{ADMIN},{SAML}")], None) == ADMIN
-    assert choose_role(p, True, [saml_login(f"{SAML},{ADMIN}")], None) == ADMIN
+    assert choose_role(p, True, [saml_login(f"{ADMIN},{SAML}")], None).role_arn == ADMIN
+    assert choose_role(p, True, [saml_login(f"{SAML},{ADMIN}")], None).role_arn == ADMIN
     two = saml_login(f"{ADMIN},{SAML}", f"{READER},{SAML}")
-    assert choose_role(p, True, [two], READER) == READER
+    assert choose_role(p, True, [two], READER).role_arn == READER
     with pytest.raises(NotAuthorizedException):
         choose_role(p, True, [two], "arn:aws:iam::123456789012:role/nope")
 
@@ -241,9 +245,48 @@ def test_saml_roles_of_another_account_or_provider_are_not_usable(value: str) ->
     with pytest.raises(NotAuthorizedException):
         choose_role(p, True, [login], foreign)
     # Only the usable pair counts: no CustomRoleArn needed.
-    assert choose_role(p, True, [saml_login(value, f"{READER},{SAML}")], None) == READER
+    assert choose_role(p, True, [saml_login(value, f"{READER},{SAML}")], None).role_arn == READER
 
 
 def test_saml_without_role_attribute_gets_the_authenticated_role() -> None:
     login = VerifiedLogin(provider=SAML, subject="n", claims={"department": "eng"})
-    assert choose_role(saml_pool(), True, [login], None) == AUTH
+    assert choose_role(saml_pool(), True, [login], None).role_arn == AUTH
+
+
+# --- the reason the role was chosen (audit trail, debug log, console) ----------------------
+
+
+def test_every_rule_is_named_with_its_mapping() -> None:
+    from idpool.service.roles import RoleChoice
+
+    assert choose_role(pool(), False, [], None) == RoleChoice(UNAUTH, "unauthenticated")
+    assert choose_role(pool(), True, [user_pool_login()], None) == RoleChoice(AUTH, "default")
+    token = pool(role_mappings={UP_KEY: RoleMapping("Token", "AuthenticatedRole")})
+    preferred = user_pool_login(**{"cognito:roles": [ADMIN], "cognito:preferred_role": ADMIN})
+    assert choose_role(token, True, [preferred], None) == RoleChoice(ADMIN, "token", UP_KEY)
+    assert choose_role(token, True, [preferred], ADMIN) == RoleChoice(ADMIN, "custom", UP_KEY)
+    plain = user_pool_login(**{"cognito:roles": [ADMIN, READER]})
+    assert choose_role(token, True, [plain], None) == RoleChoice(AUTH, "ambiguous", UP_KEY)
+    p = pool(
+        role_mappings=rules(
+            MappingRule("custom:dept", "Equals", "ops", ADMIN),
+            MappingRule("custom:dept", "StartsWith", "e", READER),
+            MappingRule("custom:dept", "Contains", "n", ADMIN),
+            ambiguous="AuthenticatedRole",
+        )
+    )
+    eng = user_pool_login(**{"custom:dept": "eng"})
+    assert choose_role(p, True, [eng], None) == RoleChoice(READER, "rules", UP_KEY, 2)
+    assert choose_role(p, True, [eng], ADMIN) == RoleChoice(ADMIN, "custom", UP_KEY, 3)
+    other = user_pool_login(**{"custom:dept": "hr"})
+    assert choose_role(p, True, [other], None) == RoleChoice(AUTH, "ambiguous", UP_KEY)
+
+
+def test_reason_reads_as_a_sentence_and_round_trips_the_role() -> None:
+    from idpool.service.roles import RoleChoice
+
+    choice = RoleChoice(READER, "rules", UP_KEY, 2)
+    assert choice.describe() == f"Rules mapping of {UP_KEY}, rule 2"
+    assert RoleChoice.split_detail(choice.detail()) == (READER, choice.describe())
+    assert RoleChoice(AUTH, "default").describe() == "default authenticated role"
+    assert "AmbiguousRoleResolution" in RoleChoice(AUTH, "ambiguous", UP_KEY).describe()

@@ -108,6 +108,10 @@ class Transaction(Protocol):
         """Events of a pool (of one identity when given), newest first, event_id < `before`."""
         ...
 
+    async def recent_events(self, limit: int) -> list[AuditEvent]:
+        """The newest `limit` events of every pool, newest first (the console's charts)."""
+        ...
+
 
 class Store(Protocol):
     def transaction(self, readonly: bool = False) -> AbstractAsyncContextManager[Transaction]:

@@ -22,6 +22,7 @@ from idpool.domain.errors import (
     ServiceError,
     UnknownOperationException,
 )
+from idpool.server.cors import RefusalLog, normalise_origins
 from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline, ApiResponse, error_response, response_headers
 
@@ -83,6 +84,8 @@ class IdpoolApp:
         self._pipeline = pipeline
         self._console = console
         self._settings = settings or EdgeSettings()
+        self._origins = normalise_origins(self._settings.cors_origins)
+        self._refusals = RefusalLog(self._origins)
         self._well_known = well_known or WellKnown()
         self._metrics = metrics
         self._on_startup = on_startup
@@ -127,12 +130,12 @@ class IdpoolApp:
 
     def _cors(self, headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
         origin = headers.get("origin")
-        allowed = self._settings.cors_origins
+        allowed = self._origins
         if origin is None:
             return [(b"access-control-allow-origin", b"*")] if "*" in allowed else []
         if "*" in allowed:
             value = b"*"
-        elif origin in allowed:
+        elif origin.lower() in allowed:
             value = origin.encode("latin-1")
         else:
             return []
@@ -241,6 +244,13 @@ class IdpoolApp:
 
     async def _preflight(self, headers: Mapping[str, str], send: Send) -> None:
         cors = self._cors(headers)
+        origin = headers.get("origin")
+        if not cors and origin is not None:
+            self._refusals.refused(
+                origin,
+                headers.get("access-control-request-method"),
+                headers.get("access-control-request-headers"),
+            )
         if cors:
             cors += [
                 (b"access-control-allow-methods", b"POST, GET, OPTIONS"),

@@ -24,9 +24,20 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from idpool.domain.errors import ServiceError
 from idpool.domain.ports import StoredKey
 from idpool.domain.records import Caller, Pool
-from idpool.server.console_auth import COOKIE_NAME, ConsoleAuth, LoginThrottle
-from idpool.service.admin import AdminQueries
+from idpool.server import console_charts
+from idpool.server.call_history import CallHistory
+from idpool.server.console_auth import (
+    COOKIE_NAME,
+    DEVICE_COOKIE_NAME,
+    DEVICE_SECONDS,
+    ClientAddress,
+    ConsoleAuth,
+    LoginThrottle,
+)
+from idpool.server.console_svg import bar_chart, time_chart
+from idpool.service.admin import MAX_CHART_EVENTS, AdminQueries
 from idpool.service.facade import IdentityPoolService
+from idpool.service.roles import RoleChoice
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -83,6 +94,7 @@ class Request:
     user: str | None
     client: str
     secure: bool
+    device: str | None = None
 
 
 def url(*parts: str, **query: str | int | None) -> str:
@@ -128,6 +140,8 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals["url"] = url
+    env.globals["time_chart"] = time_chart
+    env.globals["bar_chart"] = bar_chart
     env.filters["when"] = when
     return env
 
@@ -136,10 +150,10 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
 
 
-def _cookie(header: str | None) -> str | None:
+def _cookie(header: str | None, wanted: str = COOKIE_NAME) -> str | None:
     for part in (header or "").split(";"):
         name, _, value = part.strip().partition("=")
-        if name == COOKIE_NAME:
+        if name == wanted:
             return value
     return None
 
@@ -173,8 +187,12 @@ class ConsoleApp:
         session_secret: str | None = None,
         session_seconds: int = 8 * 3600,
         clock: Callable[[], float] = time.time,
+        trusted_proxies: Sequence[str] = (),
+        calls: CallHistory | None = None,
     ) -> None:
         self._service = service_getter
+        self._calls = calls
+        self._client_address = ClientAddress(trusted_proxies)
         self._keys = keys_getter
         self._clock = clock
         self._auth = ConsoleAuth(
@@ -214,7 +232,7 @@ class ConsoleApp:
                 return Response(413, b"Form too large", content_type=b"text/plain")
             form = dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
         cookie = _cookie(headers.get("cookie"))
-        client = scope.get("client") or ("?", 0)
+        peer = scope.get("client") or ("?", 0)
         request = Request(
             method="GET" if method == "HEAD" else method,
             segments=_segments(scope),
@@ -222,9 +240,10 @@ class ConsoleApp:
             form=form,
             cookie=cookie,
             user=self._auth.user_of(cookie),
-            client=str(client[0]),
+            client=self._client_address.of(str(peer[0]), headers),
             secure=scope.get("scheme") == "https"
             or headers.get("x-forwarded-proto", "").lower() == "https",
+            device=self._auth.device_of(_cookie(headers.get("cookie"), DEVICE_COOKIE_NAME)),
         )
         return await self._route(request)
 
@@ -241,6 +260,7 @@ class ConsoleApp:
         ):
             return self._error(request, 403, "The form expired or did not come from this console.")
         if segments == ("logout",) and request.method == "POST":
+            self._auth.revoke(request.cookie)
             return _redirect(url("login"), [_set_cookie("", 0, request.secure)])
         service = self._service()
         if service is None:
@@ -270,7 +290,8 @@ class ConsoleApp:
     ) -> Response:
         match rest:
             case ():
-                return self._page(request, "pool.html", title=pool.name, pool=pool)
+                activity = await self._activity(request, admin, pool)
+                return self._page(request, "pool.html", title=pool.name, pool=pool, **activity)
             case ("identities",):
                 return await self._identities(request, admin, pool)
             case ("events",):
@@ -296,6 +317,7 @@ class ConsoleApp:
                 if action:
                     return self._error(request, 404, "No console page at this address.")
                 events = await admin.events(pool, identity_id=identity_id, limit=PAGE_SIZE)
+                vended = next((e for e in events if e.kind == "credentials"), None)
                 return self._page(
                     request,
                     "identity.html",
@@ -303,6 +325,8 @@ class ConsoleApp:
                     pool=pool,
                     detail=detail,
                     events=events,
+                    vended=vended,
+                    role_of=RoleChoice.split_detail,
                 )
         return self._error(request, 404, "No console page at this address.")
 
@@ -316,7 +340,21 @@ class ConsoleApp:
             title="Identity pools",
             pools=listing.items,
             after=encode_after(listing.after),
+            **await self._activity(request, admin, None),
         )
+
+    async def _activity(
+        self, request: Request, admin: AdminQueries, pool: Pool | None
+    ) -> dict[str, Any]:
+        """The charts of the pools page (pool None) or of one pool, for ?window=hour|day."""
+        window = console_charts.window_of(request.query.get("window"))
+        events = await admin.recent_events(pool, MAX_CHART_EVENTS)
+        charts = console_charts.build_charts(
+            events, self._calls, window, self._clock(), MAX_CHART_EVENTS
+        )
+        parts = ("pools", pool.pool_id) if pool is not None else ("pools",)
+        links = [(name, url(*parts, window=name)) for name in console_charts.WINDOWS]
+        return {"charts": charts, "window_links": links}
 
     async def _find(self, request: Request, admin: AdminQueries) -> Response:
         identity_id = request.query.get("identity_id", "").strip()
@@ -417,19 +455,29 @@ class ConsoleApp:
             if request.user is not None:
                 return _redirect(target)
             return self._login_page(request, 200, next_path=target)
-        if self._throttle.blocked(request.client):
+        # A browser that signed in before has a bucket of its own (console_auth.py).
+        key = f"device:{request.device}" if request.device else f"address:{request.client}"
+        if self._throttle.blocked(key):
             return self._login_page(
                 request, 429, next_path=target, error="Too many failed attempts; wait a while."
             )
         user = request.form.get("username", "")
         if not self._auth.check_credentials(user, request.form.get("password", "")):
-            self._throttle.failed(request.client)
+            self._throttle.failed(key)
             return self._login_page(
                 request, 401, next_path=target, error="Wrong user name or password."
             )
-        self._throttle.succeeded(request.client)
+        self._throttle.succeeded(key)
         cookie = self._auth.issue(user)
-        return _redirect(target, [_set_cookie(cookie, self._auth.max_age, request.secure)])
+        headers = [_set_cookie(cookie, self._auth.max_age, request.secure)]
+        if request.device is None:
+            device = self._auth.issue_device()
+            headers.append(
+                _set_cookie(
+                    device, DEVICE_SECONDS, request.secure, DEVICE_COOKIE_NAME, url("login")
+                )
+            )
+        return _redirect(target, headers)
 
     def _login_page(
         self, request: Request, status: int, *, next_path: str, error: str | None = None
@@ -543,10 +591,12 @@ def _redirect(location: str, headers: list[tuple[bytes, bytes]] | None = None) -
     return Response(303, b"", [(b"location", location.encode("latin-1")), *(headers or [])])
 
 
-def _set_cookie(value: str, max_age: int, secure: bool) -> tuple[bytes, bytes]:
+def _set_cookie(
+    value: str, max_age: int, secure: bool, name: str = COOKIE_NAME, path: str = PREFIX
+) -> tuple[bytes, bytes]:
     parts = [
-        f"{COOKIE_NAME}={value}",
-        f"Path={PREFIX}",
+        f"{name}={value}",
+        f"Path={path}",
         f"Max-Age={max_age}",
         "HttpOnly",
         "SameSite=Strict",
@@ -579,6 +629,8 @@ def build_console(
     admin_user: str,
     admin_password: str | None,
     session_secret: str | None = None,
+    trusted_proxies: Sequence[str] = (),
+    calls: CallHistory | None = None,
 ) -> ConsoleApp | None:
     """The console when an admin password is configured; None (no console) otherwise."""
     if not admin_password:
@@ -589,4 +641,6 @@ def build_console(
         admin_password,
         keys_getter=keys_getter,
         session_secret=session_secret,
+        trusted_proxies=trusted_proxies,
+        calls=calls,
     )

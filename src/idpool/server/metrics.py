@@ -5,6 +5,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from idpool.server.call_history import CallHistory
+
 
 class Metrics:
     """One registry per app, so tests and several apps in one process do not collide."""
@@ -46,6 +48,8 @@ class Metrics:
             "Requests that failed because the store failed",
             registry=self.registry,
         )
+        # Per-minute calls of the last day, for the console's charts (not exported).
+        self.calls = CallHistory()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

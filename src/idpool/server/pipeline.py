@@ -120,6 +120,7 @@ class ApiPipeline:
             log.info(
                 "request",
                 extra={
+                    "method": method,
                     "request_id": request_id,
                     "operation": operation,
                     "account": account,
@@ -143,6 +144,7 @@ class ApiPipeline:
             self._children[key] = children
         children[0].inc()
         children[1].observe(elapsed)
+        self._metrics.calls.record(operation, response.error_code is not None)
         if response.error_code is None:
             if operation in _TOKEN_OPERATIONS:
                 self._metrics.tokens_issued.labels(operation).inc()

@@ -15,6 +15,7 @@ from idpool.domain.records import Identity, Link, Pool
 from idpool.service.context import in_transaction
 
 MAX_PAGE = 200
+MAX_CHART_EVENTS = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,5 +152,20 @@ class AdminQueries:
         async def work(tx: Transaction) -> tuple[AuditEvent, ...]:
             rows = await tx.list_events(pool.account_id, pool.pool_id, identity_id, before, size)
             return tuple(rows)
+
+        return await in_transaction(self._store, work, readonly=True)
+
+    async def recent_events(self, pool: Pool | None, limit: int) -> tuple[AuditEvent, ...]:
+        """The newest events of one pool (of every pool when None), for the console's charts.
+
+        Bounded by count, not time: one index range of at most MAX_CHART_EVENTS rows, so a
+        chart costs the same however large the trail has grown.
+        """
+        size = max(1, min(limit, MAX_CHART_EVENTS))
+
+        async def work(tx: Transaction) -> tuple[AuditEvent, ...]:
+            if pool is None:
+                return tuple(await tx.recent_events(size))
+            return tuple(await tx.list_events(pool.account_id, pool.pool_id, None, None, size))
 
         return await in_transaction(self._store, work, readonly=True)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from idpool.domain.errors import InternalErrorException
-from idpool.domain.ports import VendRequest
+from idpool.domain.ports import Transaction, VendRequest
 from idpool.domain.records import Credentials
-from idpool.service.context import ServiceDeps
+from idpool.service.context import ServiceDeps, in_transaction
 from idpool.service.identities import IdentityService
-from idpool.service.roles import choose_role
+from idpool.service.roles import RoleChoice, choose_role
 from idpool.service.tokens import (
     OPEN_ID_TOKEN_SECONDS,
     TokenService,
     amr_for,
     principal_tags_from_claims,
 )
+
+log = logging.getLogger("idpool.credentials")
 
 
 class CredentialService:
@@ -40,7 +43,7 @@ class CredentialService:
         )
         identity, pool = proof.identity, proof.pool
         authenticated = identity.authenticated and bool(proof.logins)
-        role = choose_role(pool, authenticated, proof.logins, custom_role_arn)
+        choice = choose_role(pool, authenticated, proof.logins, custom_role_arn)
         tags = principal_tags_from_claims(pool, proof.logins)
         token = None
         if vendor.needs_token:
@@ -49,7 +52,7 @@ class CredentialService:
             )
         credentials = await vendor.vend(
             VendRequest(
-                role_arn=role,
+                role_arn=choice.role_arn,
                 token=token,
                 identity=identity,
                 pool=pool,
@@ -58,4 +61,27 @@ class CredentialService:
                 duration_seconds=self._d.credential_seconds,
             )
         )
+        await self._record(identity.account_id, pool.pool_id, identity.identity_id, choice)
         return identity.identity_id, credentials
+
+    async def _record(
+        self, account_id: str, pool_id: str, identity_id: str, choice: RoleChoice
+    ) -> None:
+        """The audit trail says which role was vended and by which rule (docs/console.md)."""
+        detail = choice.detail()
+
+        async def work(tx: Transaction) -> None:
+            await tx.record_event(
+                account_id, pool_id, identity_id, "credentials", detail, self._d.clock.now()
+            )
+
+        await in_transaction(self._d.store, work)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "role chosen",
+                extra={
+                    "identity_id": identity_id,
+                    "role": choice.role_arn,
+                    "rule": choice.describe(),
+                },
+            )

@@ -7,7 +7,7 @@ every mapping case of the reference (§6.2) can be tested without a server.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -163,19 +163,79 @@ def _saml_roles(pool: Pool, login: VerifiedLogin) -> list[str] | None:
     ]
 
 
-def _default(pool: Pool, key: str) -> str:
+@dataclass(frozen=True, slots=True)
+class RoleChoice:
+    """The role a GetCredentialsForIdentity call assumes, and the rule that chose it.
+
+    `rule` is one of RULES; `mapping` is the RoleMappings key (or SAML provider) the rule
+    belongs to; `rule_index` is the 1-based position of the matching Rules rule. The audit
+    trail keeps `detail()`, which `from_detail` reads back for the console.
+    """
+
+    role_arn: str
+    rule: str
+    mapping: str | None = None
+    rule_index: int | None = None
+
+    def describe(self) -> str:
+        """One line an operator reads: which rule, of which mapping."""
+        where = f" of {self.mapping}" if self.mapping else ""
+        match self.rule:
+            case "rules":
+                return f"Rules mapping{where}, rule {self.rule_index}"
+            case "custom":
+                at = f", rule {self.rule_index}" if self.rule_index else ""
+                return f"CustomRoleArn, allowed by the mapping{where}{at}"
+            case "custom_saml":
+                return f"CustomRoleArn, among the roles of the SAML assertion{where}"
+            case "saml":
+                return f"the only role of the SAML assertion{where}"
+            case "token":
+                return f"Token mapping{where} (cognito:preferred_role)"
+            case "ambiguous":
+                return (
+                    f"no rule matched the mapping{where}: AmbiguousRoleResolution AuthenticatedRole"
+                )
+            case "unauthenticated":
+                return "default unauthenticated role"
+        return "default authenticated role"
+
+    def detail(self) -> str:
+        return f"{self.role_arn}{DETAIL_SEPARATOR}{self.describe()}"
+
+    @staticmethod
+    def split_detail(detail: str) -> tuple[str, str]:
+        """(role, reason) of a `credentials` audit event's detail (what `detail()` wrote)."""
+        role, _, reason = detail.partition(DETAIL_SEPARATOR)
+        return role, reason
+
+
+RULES = (
+    "unauthenticated",
+    "default",
+    "token",
+    "rules",
+    "custom",
+    "custom_saml",
+    "saml",
+    "ambiguous",
+)
+DETAIL_SEPARATOR = " · "
+
+
+def _default(pool: Pool, key: str) -> RoleChoice:
     role = pool.roles.get(key)
     if not role:
         raise InvalidIdentityPoolConfigurationException(INVALID_POOL_CONFIG)
-    return role
+    return RoleChoice(role, "unauthenticated" if key == "unauthenticated" else "default")
 
 
-def _ambiguous(pool: Pool, mapping: RoleMapping, key: str) -> str:
+def _ambiguous(pool: Pool, mapping: RoleMapping, key: str) -> RoleChoice:
     if mapping.ambiguous_role_resolution == "Deny":
         raise NotAuthorizedException(
             f"The ambiguous role mapping rules for: {key} denied this request."
         )
-    return _default(pool, "authenticated")
+    return replace(_default(pool, "authenticated"), rule="ambiguous", mapping=key)
 
 
 def choose_role(
@@ -183,8 +243,8 @@ def choose_role(
     authenticated: bool,
     logins: Sequence[VerifiedLogin],
     custom_role_arn: str | None,
-) -> str:
-    """The role AWS would assume for this request (reference §6.2)."""
+) -> RoleChoice:
+    """The role AWS would assume for this request (reference §6.2), and why."""
     if not authenticated:
         return _default(pool, "unauthenticated")
     for login in logins:
@@ -193,12 +253,12 @@ def choose_role(
             if roles is not None:
                 if custom_role_arn:
                     if custom_role_arn in roles:
-                        return custom_role_arn
+                        return RoleChoice(custom_role_arn, "custom_saml", login.provider)
                     raise NotAuthorizedException(
                         f"The role '{custom_role_arn}' is not among the roles of the assertion."
                     )
                 if len(roles) == 1:
-                    return roles[0]
+                    return RoleChoice(roles[0], "saml", login.provider)
                 # AWS: with several roles in the assertion the client chooses (CustomRoleArn).
                 raise NotAuthorizedException(
                     f"The assertion has {len(roles)} roles for {login.provider} in this "
@@ -215,18 +275,24 @@ def choose_role(
             roles = _token_roles(login.claims)
             if custom_role_arn:
                 if custom_role_arn in roles:
-                    return custom_role_arn
+                    return RoleChoice(custom_role_arn, "custom", key)
                 raise NotAuthorizedException(
                     f"The role '{custom_role_arn}' is not among the roles of the token."
                 )
             preferred = login.claims.get("cognito:preferred_role")
             if isinstance(preferred, str) and preferred:
-                return preferred
+                return RoleChoice(preferred, "token", key)
             return _ambiguous(pool, mapping, key)
-        matching = [r for r in mapping.rules or () if rule_matches(r, login.claims)]
+        matching = [
+            (index, r)
+            for index, r in enumerate(mapping.rules or (), start=1)
+            if rule_matches(r, login.claims)
+        ]
         if matching:
-            if custom_role_arn and any(r.role_arn == custom_role_arn for r in matching):
-                return custom_role_arn
-            return matching[0].role_arn
+            for index, rule in matching:
+                if custom_role_arn and rule.role_arn == custom_role_arn:
+                    return RoleChoice(custom_role_arn, "custom", key, index)
+            index, rule = matching[0]
+            return RoleChoice(rule.role_arn, "rules", key, index)
         return _ambiguous(pool, mapping, key)
     return _default(pool, "authenticated")

@@ -432,6 +432,15 @@ class SqlTransaction:
         query = query.order_by(e.event_id.desc()).limit(limit)
         return [AuditEvent(*tuple(row)) for row in await self._run(query)]
 
+    async def recent_events(self, limit: int) -> list[AuditEvent]:
+        e = t.events.c
+        query = (
+            select(e.event_id, e.account_id, e.pool_id, e.identity_id, e.kind, e.detail, e.at)
+            .order_by(e.event_id.desc())
+            .limit(limit)
+        )
+        return [AuditEvent(*tuple(row)) for row in await self._run(query)]
+
 
 def _after(order_col: Any, id_col: Any, after: tuple[float, str]) -> Any:
     """Keyset condition `(order, id) > after`, spelled without row values for portability.

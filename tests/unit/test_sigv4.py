@@ -623,3 +623,55 @@ def test_botocore_presigned_random_requests_verify(
 ) -> None:
     wire = sign(method="GET", body=b"", presign_expires=900, params=params, headers=headers)
     assert verify(wire) == Principal(AK, ACCOUNT, "us-east-1")
+
+
+# --- strict mode: the operation is covered by the signature (issue 12 §4) ---------------
+
+
+def _sign_over(names: str, **headers: str) -> Wire:
+    """A botocore-signed request whose SignedHeaders is rewritten to `names` and re-signed."""
+    wire = sign(headers=headers)
+    stripped = {k: v for k, v in wire.headers.items() if k in names.split(";") or k == "host"}
+    request = AWSRequest(method="POST", url=URL, headers={}, data=wire.body)
+    for name, value in stripped.items():
+        if name not in ("authorization", "x-amz-date"):
+            request.headers[name] = value
+    signed = sign_raw(request)
+    return replace(
+        signed,
+        headers={
+            **wire.headers,
+            "authorization": signed.headers["authorization"],
+            "x-amz-date": signed.headers["x-amz-date"],
+        },
+    )
+
+
+def sign_raw(request: AWSRequest) -> Wire:
+    signer = SigV4Auth(Credentials(AK, SECRET), "cognito-identity", "us-east-1")
+    with mock.patch(
+        "botocore.auth.get_current_datetime", return_value=SIGNED_AT.replace(tzinfo=None)
+    ):
+        signer.add_auth(request)
+    return to_wire(request)
+
+
+@pytest.mark.parametrize(
+    ("signed_over", "unsigned"),
+    [
+        ("host;x-amz-date", "x-amz-target"),
+        ("host;x-amz-date;x-amz-target", "content-type"),
+        ("content-type;host;x-amz-date;x-amz-target", "x-amz-meta"),
+    ],
+)
+def test_strict_mode_requires_operation_headers_signed(signed_over: str, unsigned: str) -> None:
+    wire = _sign_over(signed_over, **{"X-Amz-Meta": "1"})
+    assert "SignedHeaders=" + signed_over in wire.headers["authorization"]
+    with pytest.raises(InvalidSignatureException, match=f"'{unsigned}' must be a 'SignedHeader'"):
+        verify(wire)
+    # Lax mode only parses the signature; coverage is a strict-mode rule.
+    assert verify(wire, verifier("lax")) is not None
+
+
+def test_fully_signed_request_with_extra_amz_headers_is_accepted() -> None:
+    assert verify(sign(headers={"X-Amz-Meta": "1"})) is not None

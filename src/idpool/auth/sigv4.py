@@ -58,6 +58,8 @@ _QUERY_AUTH_KEYS = (
 )
 # Any of these in the query means the client tried the presigned form; a lone X-Amz-Date does not.
 _QUERY_AUTH_MARKERS = frozenset(("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"))
+# Headers that choose or shape the operation; strict mode requires them signed when present.
+_OPERATION_HEADERS = ("x-amz-target", "content-type")
 _KEY_CACHE_LIMIT = 1024
 _QUOTE_SAFE = "-_.~"
 _AUTH_SEPARATORS = re.compile(r"[,\s]+")
@@ -434,7 +436,8 @@ class SigV4Verifier:
         headers: Mapping[str, str],
         body: bytes,
     ) -> Principal:
-        """Time, key, token, payload hash, then the signature: cheapest refusals first."""
+        """Coverage, time, key, token, payload hash, then the signature: cheapest first."""
+        _check_coverage(signed, headers)
         now = self._clock()
         self._check_time(signed, now)
         entry = self._directory.entry(signed.access_key_id)
@@ -535,6 +538,27 @@ class SigV4Verifier:
                 f"Signature expired: {signed.timestamp} is now earlier than "
                 f"{_format_time(now - skew)} ({_format_time(now)} - {window}.)"
             )
+
+
+def _check_coverage(signed: SignedRequest, headers: Mapping[str, str]) -> None:
+    """Every header that names or shapes the operation must be covered by the signature.
+
+    Otherwise a request signed over `host;x-amz-date` could have its X-Amz-Target changed from
+    DescribeIdentityPool to DeleteIdentityPool in flight and still verify. Every SDK signs
+    these; AWS's SigV4 guide says the host and every `x-amz-*` header must be signed.
+    """
+    covered = signed.signed_headers
+    for name in _OPERATION_HEADERS:
+        if name in headers and name not in covered:
+            raise _unsigned_header(name)
+    for name in headers:
+        if name.startswith("x-amz-") and name not in covered:
+            raise _unsigned_header(name)
+
+
+def _unsigned_header(name: str) -> InvalidSignatureException:
+    # [I] wording modelled on AWS's Host message.
+    return InvalidSignatureException(f"'{name}' must be a 'SignedHeader' in the AWS Authorization.")
 
 
 def _same_token(expected: str | None, given: str | None) -> bool:

@@ -24,7 +24,7 @@ from idpool.auth.principals import PrincipalDirectory, load_principals
 from idpool.auth.sigv4 import SigV4Verifier
 from idpool.config import Settings, data_dir
 from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
-from idpool.domain.records import Caller, Pool, VerifiedLogin
+from idpool.domain.records import Caller, Credentials, Pool, VendedSession, VerifiedLogin
 from idpool.providers.config import ProvidersConfig, build_login_verifier, load_providers_config
 from idpool.seed import Seed, apply_seed, load_seed
 from idpool.server.asgi import EdgeSettings, IdpoolApp, WellKnown
@@ -34,6 +34,7 @@ from idpool.server.pipeline import ApiPipeline
 from idpool.server.throttle import DEFAULT_RATES, TokenBucketThrottle
 from idpool.service.context import ServiceDeps
 from idpool.service.facade import IdentityPoolService
+from idpool.service.role_policy import RolePolicy, RolesFileError, load_role_policy
 from idpool.service.system import RandomIds, SystemClock
 from idpool.signing.discovery import openid_configuration
 from idpool.signing.jwt import JwtTokenSigner, OwnTokenVerifier
@@ -45,7 +46,7 @@ from idpool.storage.sql import SqlStore
 from idpool.vending.local import LocalCredentialVendor
 from idpool.vending.sts import StsCredentialVendor
 from idpool.wire.constraints import compile_checkers
-from idpool.wire.model import service_model
+from idpool.wire.model import operation_names, public_operations, service_model
 
 log = logging.getLogger("idpool")
 
@@ -71,6 +72,20 @@ def prepare_database(settings: Settings) -> None:
     if migrate is None:
         migrate = is_sqlite(settings.database_url)
     ensure_current(settings.database_url, migrate=migrate)
+
+
+def role_policy(settings: Settings) -> RolePolicy:
+    """The operator's roles file (`--roles-file`); without one no role may call admin ops."""
+    if not settings.roles_file:
+        return RolePolicy()
+    import yaml
+
+    path = settings.roles_file
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return load_role_policy(document, frozenset(operation_names()) - public_operations())
+    except (OSError, yaml.YAMLError, RolesFileError) as error:
+        raise RolesFileError(f"{path}: {error}") from error
 
 
 def providers_config(settings: Settings, seed: Seed | None) -> ProvidersConfig:
@@ -121,6 +136,7 @@ class Application:
                     account.access_key_id, account.secret_access_key, account.account_id
                 )
         self.issuer = settings.issuer_url or settings.base_url
+        self.role_policy = role_policy(settings)
         self.asgi = IdpoolApp(
             None,
             settings=EdgeSettings(
@@ -211,6 +227,7 @@ class Application:
                 region=principal.region,
                 access_key_id=principal.access_key_id,
                 signed=True,
+                session=principal.session,
             )
 
         pipeline = ApiPipeline(
@@ -221,6 +238,7 @@ class Application:
             throttle=throttle,
             metrics=self.metrics,
             vendor_mode=settings.credential_mode,
+            role_policy=self.role_policy,
         )
         self.asgi.attach(pipeline)
         if config.trust_mode:
@@ -229,23 +247,15 @@ class Application:
                 "Never use this outside local development."
             )
 
-    def _accept_minted(
-        self,
-        access_key_id: str,
-        secret_key: str,
-        session_token: str,
-        expiration: float,
-        role_arn: str,
-        identity_id: str,
-        account_id: str,
-    ) -> None:
-        """Vended credentials may sign admin calls as the pool's account until they expire."""
+    def _accept_minted(self, credentials: Credentials, session: VendedSession) -> None:
+        """Vended credentials may sign calls until they expire; admin calls only as allowed."""
         self.principals.add(
-            access_key_id,
-            secret_key,
-            account_id,
-            session_token=session_token,
-            expires_at=expiration,
+            credentials.access_key_id,
+            credentials.secret_key,
+            session.account_id,
+            session_token=credentials.session_token,
+            expires_at=credentials.expiration,
+            session=session,
         )
 
     async def shutdown(self) -> None:

@@ -66,25 +66,27 @@ def test_sync_recorder_sees_what_was_minted() -> None:
     seen: list[tuple[Any, ...]] = []
     vendor = LocalCredentialVendor(clock=lambda: NOW, on_mint=lambda *args: seen.append(args))
     creds = asyncio.run(vendor.vend(request()))
-    assert seen == [
-        (
-            creds.access_key_id,
-            creds.secret_key,
-            creds.session_token,
-            creds.expiration,
-            ROLE,
-            IDENTITY.identity_id,
-            "111122223333",
-        )
-    ]
+    assert len(seen) == 1
+    minted, session = seen[0]
+    assert minted == creds
+    assert (session.role_arn, session.identity_id, session.pool_id) == (
+        ROLE,
+        IDENTITY.identity_id,
+        POOL.pool_id,
+    )
+    assert session.account_id == "111122223333"
+    assert session.assumed_role_arn == (
+        "arn:aws:sts::111122223333:assumed-role/Cognito_Unauth/CognitoIdentityCredentials"
+    )
+    assert session.expires_at == creds.expiration and not session.authenticated
 
 
 def test_async_recorder_is_awaited_and_its_failure_fails_the_call() -> None:
     seen: list[str] = []
 
-    async def record(access_key_id: str, *rest: Any) -> None:
+    async def record(credentials: Any, session: Any) -> None:
         await asyncio.sleep(0)
-        seen.append(access_key_id)
+        seen.append(credentials.access_key_id)
 
     creds = asyncio.run(LocalCredentialVendor(clock=lambda: NOW, on_mint=record).vend(request()))
     assert seen == [creds.access_key_id]

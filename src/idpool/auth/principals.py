@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from idpool.domain.ids import DEFAULT_ACCOUNT
+from idpool.domain.records import VendedSession
 
 _ACCOUNT_RE = re.compile(r"[0-9]{12}")
 # Access key ids end up inside `Credential=<id>/<date>/...`, so they may not hold '/', ',', '=' or
@@ -41,6 +42,7 @@ class Principal:
     account_id: str
     region: str = ""
     verified: bool = True
+    session: VendedSession | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,8 @@ class PrincipalEntry:
     account_id: str
     session_token: str | None = None
     expires_at: float | None = None
+    # Set for credentials idpool vended: what they stand for (never an admin by default).
+    session: VendedSession | None = None
 
     def __repr__(self) -> str:
         # Never let a secret reach a log line or a traceback.
@@ -121,10 +125,11 @@ class PrincipalDirectory:
         *,
         session_token: str | None = None,
         expires_at: float | None = None,
+        session: VendedSession | None = None,
     ) -> PrincipalEntry:
         """Register (or replace) a key at run time; returns the stored entry."""
         entry = PrincipalEntry(
-            access_key_id, secret_access_key, account_id, session_token, expires_at
+            access_key_id, secret_access_key, account_id, session_token, expires_at, session
         )
         validate_entry(entry)
         self._entries[access_key_id] = entry

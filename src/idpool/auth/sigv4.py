@@ -467,7 +467,9 @@ class SigV4Verifier:
         expected = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected.encode(), signed.signature.encode("utf-8", "replace")):
             raise InvalidSignatureException(SIGNATURE_MISMATCH)
-        return Principal(signed.access_key_id, entry.account_id, signed.region)
+        return Principal(
+            signed.access_key_id, entry.account_id, signed.region, session=entry.session
+        )
 
     def _signing_key(self, secret: str, signed: SignedRequest) -> bytes:
         """The derived key depends only on (secret, day, region, service): four HMACs saved."""

@@ -153,6 +153,9 @@ class VendRequest:
     principal_tags: Mapping[str, str]
     authenticated: bool
     duration_seconds: int = 3600
+    # API Gateway's cognitoAuthenticationProvider for the logins used ('' for guests).
+    provider: str = ""
+    session_name: str = "CognitoIdentityCredentials"
 
 
 class CredentialVendor(Protocol):

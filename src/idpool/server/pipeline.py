@@ -23,6 +23,7 @@ from idpool.domain.errors import (
 from idpool.domain.records import Caller
 from idpool.server.metrics import Metrics
 from idpool.service.facade import IdentityPoolService
+from idpool.service.role_policy import RolePolicy
 from idpool.wire.constraints import ConstraintChecker, validation_message
 from idpool.wire.decode import operation_from_target, parse_body
 from idpool.wire.encode import encode_error, encode_result
@@ -68,7 +69,9 @@ class ApiPipeline:
         metrics: Metrics | None = None,
         vendor_mode: str = "local",
         clock: Callable[[], float] = time.perf_counter,
+        role_policy: RolePolicy | None = None,
     ) -> None:
+        self._role_policy = role_policy or RolePolicy()
         self._vendor_mode = vendor_mode
         self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._service = service
@@ -99,6 +102,9 @@ class ApiPipeline:
             clauses = self._checkers[operation].check(params)
             if clauses:
                 raise ValidationException(validation_message(clauses))
+            if caller.session is not None and not self._public[operation]:
+                # Vended credentials are never account admins unless the operator says so.
+                self._role_policy.check_admin(caller.session, operation, params, caller.region)
             if self._throttle is not None and not self._public[operation]:
                 # Public calls are throttled by the service, against the pool's account.
                 self._throttle.check(caller.account_id, operation)

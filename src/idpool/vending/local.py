@@ -13,11 +13,30 @@ import secrets
 from collections.abc import Awaitable, Callable
 
 from idpool.domain.ports import VendRequest
-from idpool.domain.records import Credentials
+from idpool.domain.records import Credentials, VendedSession
 
-OnMint = Callable[[str, str, str, float, str, str, str], Awaitable[None] | None]
-"""`on_mint(access_key_id, secret_key, session_token, expiration, role_arn, identity_id,
-account_id)`, sync or async; an exception from it fails the call (nothing usable leaks)."""
+OnMint = Callable[[Credentials, VendedSession], Awaitable[None] | None]
+"""`on_mint(credentials, session)`, sync or async; an exception from it fails the call (nothing
+usable leaks)."""
+
+# The RoleSessionName AWS uses for credentials of the enhanced flow.
+ENHANCED_FLOW_SESSION = "CognitoIdentityCredentials"
+
+
+def session_for(request: VendRequest, expiration: float) -> VendedSession:
+    """What the credentials stand for: the identity in the chosen role until `expiration`."""
+    parts = request.role_arn.split(":")
+    account = parts[4] if len(parts) > 5 and parts[4].isdigit() else request.pool.account_id
+    return VendedSession(
+        account_id=account,
+        role_arn=request.role_arn,
+        session_name=request.session_name,
+        identity_id=request.identity.identity_id,
+        pool_id=request.pool.pool_id,
+        authenticated=request.authenticated,
+        provider=request.provider,
+        expires_at=expiration,
+    )
 
 
 def mint(expiration: float) -> Credentials:
@@ -46,15 +65,7 @@ class LocalCredentialVendor:
     async def vend(self, request: VendRequest) -> Credentials:
         credentials = mint(float(int(self._clock()) + request.duration_seconds))
         if self._on_mint is not None:
-            result = self._on_mint(
-                credentials.access_key_id,
-                credentials.secret_key,
-                credentials.session_token,
-                credentials.expiration,
-                request.role_arn,
-                request.identity.identity_id,
-                request.pool.account_id,
-            )
+            result = self._on_mint(credentials, session_for(request, credentials.expiration))
             if inspect.isawaitable(result):
                 await result
         return credentials

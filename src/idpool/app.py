@@ -21,10 +21,11 @@ from typing import Any
 import httpx
 
 from idpool.auth.principals import PrincipalDirectory, load_principals
+from idpool.auth.sessions import SessionLiveness
 from idpool.auth.sigv4 import SigV4Verifier
 from idpool.config import Settings, data_dir
 from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
-from idpool.domain.records import Caller, Credentials, Pool, VendedSession, VerifiedLogin
+from idpool.domain.records import Caller, Pool, VerifiedLogin
 from idpool.providers.config import ProvidersConfig, build_login_verifier, load_providers_config
 from idpool.seed import Seed, apply_seed, load_seed
 from idpool.server.asgi import EdgeSettings, IdpoolApp, WellKnown
@@ -44,6 +45,7 @@ from idpool.storage.keys import SqlKeyStore
 from idpool.storage.migrate import ensure_current
 from idpool.storage.sql import SqlStore
 from idpool.vending.local import LocalCredentialVendor
+from idpool.vending.sealed import CredentialSealer
 from idpool.vending.sts import StsCredentialVendor
 from idpool.wire.constraints import compile_checkers
 from idpool.wire.model import operation_names, public_operations, service_model
@@ -163,9 +165,12 @@ class Application:
     async def startup(self) -> None:
         settings = self.settings
         store = SqlStore(make_source(settings.database_url, pool_size=settings.db_pool_size))
-        keyring = await Keyring.open(
-            SqlKeyStore(store), key_secret(settings), self.clock.now, settings.region
-        )
+        secret = key_secret(settings)
+        keyring = await Keyring.open(SqlKeyStore(store), secret, self.clock.now, settings.region)
+        # Vended credentials are sealed with a key derived from the shared key secret, so every
+        # replica and worker verifies them without a database write per vend.
+        sealer = CredentialSealer(secret)
+        liveness = SessionLiveness(store)
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
         # RSA signing releases the GIL: with more than one core, sign on a thread per core;
         # pinned to one core, signing inline avoids a pointless thread hop.
@@ -186,10 +191,7 @@ class Application:
                 endpoint_url=settings.sts_endpoint, region=settings.region
             )
         else:
-            vendor = LocalCredentialVendor(
-                clock=self.clock.now,
-                on_mint=self._accept_minted if settings.accept_vended_credentials else None,
-            )
+            vendor = LocalCredentialVendor(clock=self.clock.now, sealer=sealer)
         throttle = None
         if settings.throttle:
             throttle = TokenBucketThrottle(
@@ -214,14 +216,17 @@ class Application:
             mode="strict" if settings.auth_mode == "strict" else "lax",
             clock=self.clock.now,
             default_account=settings.account_id,
+            sessions=sealer if settings.accept_vended_credentials else None,
         )
 
-        def authenticate(
+        async def authenticate(
             method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
         ) -> Caller | None:
             principal = verifier_v4.verify(method, path, query, headers, body)
             if principal is None:
                 return None
+            if principal.session is not None:
+                await liveness.check(principal.session)
             return Caller(
                 account_id=principal.account_id,
                 region=principal.region,
@@ -246,17 +251,6 @@ class Application:
                 "TRUST MODE IS ON: provider tokens are accepted WITHOUT signature checks. "
                 "Never use this outside local development."
             )
-
-    def _accept_minted(self, credentials: Credentials, session: VendedSession) -> None:
-        """Vended credentials may sign calls until they expire; admin calls only as allowed."""
-        self.principals.add(
-            credentials.access_key_id,
-            credentials.secret_key,
-            session.account_id,
-            session_token=credentials.session_token,
-            expires_at=credentials.expiration,
-            session=session,
-        )
 
     async def shutdown(self) -> None:
         if self.runtime is not None:

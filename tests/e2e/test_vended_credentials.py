@@ -109,10 +109,9 @@ def test_guest_credentials_cannot_delete_or_list_the_accounts_pools(
         )
     )
     _denied(lambda: guest.describe_identity_pool(IdentityPoolId=pool))
-    # Nothing changed, and the same credentials still sign public calls.
+    # Nothing changed.
     described = world["admin"].describe_identity_pool(IdentityPoolId=pool)
     assert described["IdentityPoolName"] == "vended_pool"
-    assert guest.get_id(IdentityPoolId=pool)["IdentityId"]
 
 
 def test_the_roles_file_allows_exactly_the_listed_operations_for_the_listed_role(
@@ -134,3 +133,96 @@ def test_the_roles_file_allows_exactly_the_listed_operations_for_the_listed_role
     )
     _denied(lambda: user.list_identity_pools(MaxResults=10))
     assert world["admin"].describe_identity_pool(IdentityPoolId=pool)["IdentityPoolId"] == pool
+
+
+# --- issue 17 §2: verifiable on any replica, revocable, expiring -------------------------
+
+
+@pytest.fixture(scope="module")
+def replica(strict_server: LiveServer) -> Iterator[LiveServer]:
+    """A second server on the same database with the same key secret (nothing else shared)."""
+    with live_server(strict_server.settings) as live:
+        yield live
+
+
+def _code(call: Any) -> str:
+    with pytest.raises(ClientError) as exc:
+        call()
+    return str(exc.value.response["Error"]["Code"])
+
+
+def test_credentials_vended_by_one_replica_verify_on_another(
+    strict_server: LiveServer, replica: LiveServer, world: dict[str, Any]
+) -> None:
+    _, credentials = guest_credentials(strict_server, world["pool"])
+    on_replica = _client_with(replica, credentials)
+    # botocore sends public operations unsigned, so an admin call is what proves the signature
+    # verified: AccessDenied comes after verification (a bad key would be Unrecognized).
+    assert _code(lambda: on_replica.list_identity_pools(MaxResults=5)) == "AccessDeniedException"
+
+
+def test_credentials_stop_verifying_when_the_identity_is_deleted(
+    strict_server: LiveServer, replica: LiveServer, world: dict[str, Any]
+) -> None:
+    identity, credentials = guest_credentials(strict_server, world["pool"])
+    guest = _client_with(strict_server, credentials)
+    assert _code(lambda: guest.list_identity_pools(MaxResults=5)) == "AccessDeniedException"
+    world["admin"].delete_identities(IdentityIdsToDelete=[identity])
+    for server in (strict_server, replica):
+        client = _client_with(server, credentials)
+        assert _code(lambda c=client: c.list_identity_pools(MaxResults=5)) == (
+            "UnrecognizedClientException"
+        )
+
+
+def test_credentials_stop_verifying_when_the_identity_is_disabled(
+    strict_server: LiveServer, world: dict[str, Any]
+) -> None:
+    pool, admin = world["pool"], world["admin"]
+    token = admin.get_open_id_token_for_developer_identity(
+        IdentityPoolId=pool, Logins={"dev.vended": "to-unlink"}
+    )
+    unsigned = make_client(strict_server.url, signed=False)
+    credentials = unsigned.get_credentials_for_identity(
+        IdentityId=token["IdentityId"], Logins={"cognito-identity.amazonaws.com": token["Token"]}
+    )["Credentials"]
+    user = _client_with(strict_server, credentials)
+    assert user.describe_identity_pool(IdentityPoolId=pool)["IdentityPoolId"] == pool
+    admin.unlink_developer_identity(
+        IdentityId=token["IdentityId"],
+        IdentityPoolId=pool,
+        DeveloperProviderName="dev.vended",
+        DeveloperUserIdentifier="to-unlink",
+    )
+    code = _code(lambda: user.describe_identity_pool(IdentityPoolId=pool))
+    assert code == "UnrecognizedClientException"
+
+
+def test_expired_and_tampered_credentials_are_refused(
+    strict_server: LiveServer, world: dict[str, Any]
+) -> None:
+    import time
+
+    from idpool.domain.records import VendedSession
+    from idpool.vending.sealed import CredentialSealer
+
+    identity, credentials = guest_credentials(strict_server, world["pool"])
+    # Minted by "another replica" (same key secret) one second in the past.
+    sealer = CredentialSealer(strict_server.settings.key_secret or "")
+    past = VendedSession(
+        "333333333333", GUEST_ROLE, "s", identity, world["pool"], False, "", time.time() - 1
+    )
+    old = sealer.mint(past)
+    expired = {
+        "AccessKeyId": old.access_key_id,
+        "SecretKey": old.secret_key,
+        "SessionToken": old.session_token,
+    }
+    call = _client_with(strict_server, expired).list_identity_pools
+    assert _code(lambda: call(MaxResults=5)) == "ExpiredTokenException"
+    wrong_secret = {**credentials, "SecretKey": credentials["SecretKey"][:-1] + "x"}
+    call = _client_with(strict_server, wrong_secret).list_identity_pools
+    assert _code(lambda: call(MaxResults=5)) == "InvalidSignatureException"
+    swapped = {**credentials, "SessionToken": old.session_token}
+    call = _client_with(strict_server, swapped).list_identity_pools
+    assert _code(lambda: call(MaxResults=5)) == "UnrecognizedClientException"

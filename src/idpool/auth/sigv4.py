@@ -28,7 +28,12 @@ from urllib.parse import quote, unquote_plus
 
 from botocore.utils import normalize_url_path
 
-from idpool.auth.principals import Principal, PrincipalDirectory, lax_account_for
+from idpool.auth.principals import (
+    Principal,
+    PrincipalDirectory,
+    PrincipalEntry,
+    lax_account_for,
+)
 from idpool.domain.errors import (
     ExpiredTokenException,
     IncompleteSignatureException,
@@ -36,6 +41,7 @@ from idpool.domain.errors import (
     UnrecognizedClientException,
 )
 from idpool.domain.ids import DEFAULT_ACCOUNT, is_region
+from idpool.domain.ports import SessionOpener
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
@@ -367,6 +373,7 @@ class SigV4Verifier:
         max_skew_seconds: int = 300,
         default_account: str = DEFAULT_ACCOUNT,
         regions: frozenset[str] | None = None,
+        sessions: SessionOpener | None = None,
     ) -> None:
         if mode not in ("strict", "lax"):
             raise ValueError(f"mode must be 'strict' or 'lax', got {mode!r}")
@@ -377,11 +384,30 @@ class SigV4Verifier:
         self._skew = max_skew_seconds
         self._default_account = default_account
         self._regions = regions
+        self._sessions = sessions
         self._keys: dict[tuple[str, str, str, str], bytes] = {}
 
     @property
     def mode(self) -> Literal["strict", "lax"]:
         return self._mode
+
+    def _entry(self, signed: SignedRequest) -> PrincipalEntry | None:
+        """A configured key, else credentials idpool vended (opened from their session token)."""
+        entry = self._directory.entry(signed.access_key_id)
+        if entry is not None or self._sessions is None or signed.security_token is None:
+            return entry
+        opened = self._sessions.open(signed.access_key_id, signed.security_token)
+        if opened is None:
+            return None
+        secret, session = opened
+        return PrincipalEntry(
+            signed.access_key_id,
+            secret,
+            session.account_id,
+            signed.security_token,
+            session.expires_at,
+            session,
+        )
 
     def verify(
         self,
@@ -418,12 +444,16 @@ class SigV4Verifier:
             raise UnrecognizedClientException(INVALID_TOKEN)
 
         if self._mode == "lax":
-            known = self._directory.entry(signed.access_key_id)
-            account = (
-                known.account_id
-                if known is not None
-                else lax_account_for(signed.access_key_id, self._default_account)
-            )
+            known = self._entry(signed)
+            if known is not None:
+                return Principal(
+                    signed.access_key_id,
+                    known.account_id,
+                    signed.region,
+                    verified=False,
+                    session=known.session,
+                )
+            account = lax_account_for(signed.access_key_id, self._default_account)
             return Principal(signed.access_key_id, account, signed.region, verified=False)
         return self._verify_strict(signed, method, path, pairs, headers, body)
 
@@ -440,7 +470,7 @@ class SigV4Verifier:
         _check_coverage(signed, headers)
         now = self._clock()
         self._check_time(signed, now)
-        entry = self._directory.entry(signed.access_key_id)
+        entry = self._entry(signed)
         if entry is None:
             raise UnrecognizedClientException(INVALID_TOKEN)
         if entry.expired(now):

@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from idpool.domain.records import Credentials, Identity, Link, Pool, VerifiedLogin
+from idpool.domain.records import Credentials, Identity, Link, Pool, VendedSession, VerifiedLogin
 
 
 class Clock(Protocol):
@@ -155,6 +155,7 @@ class VendRequest:
     duration_seconds: int = 3600
     # API Gateway's cognitoAuthenticationProvider for the logins used ('' for guests).
     provider: str = ""
+    # The RoleSessionName: AWS's for the enhanced flow, the caller's for AssumeRoleWithWebIdentity.
     session_name: str = "CognitoIdentityCredentials"
 
 
@@ -168,6 +169,14 @@ class CredentialVendor(Protocol):
 
     async def vend(self, request: VendRequest) -> Credentials:
         """Raise InvalidIdentityPoolConfigurationException when the role cannot be assumed."""
+        ...
+
+
+class SessionOpener(Protocol):
+    """Opens the session token of credentials idpool vended (vending/sealed.py)."""
+
+    def open(self, access_key_id: str, session_token: str) -> tuple[str, VendedSession] | None:
+        """(secret access key, session) when the pair is idpool's and intact, else None."""
         ...
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,7 +41,7 @@ class RequestAuthenticator(Protocol):
 
     def __call__(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
-    ) -> Caller | None: ...
+    ) -> Awaitable[Caller | None]: ...
 
 
 class Throttle(Protocol):
@@ -92,7 +92,7 @@ class ApiPipeline:
         account = "-"
         try:
             operation = operation_from_target(headers.get("x-amz-target"))
-            caller = self._authenticate(method, path, query, headers, body)
+            caller = await self._authenticate(method, path, query, headers, body)
             if caller is None:
                 if not self._public[operation]:
                     raise MissingAuthenticationTokenException("Missing Authentication Token")

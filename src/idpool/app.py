@@ -32,10 +32,12 @@ from idpool.server.asgi import EdgeSettings, IdpoolApp, WellKnown
 from idpool.server.console import build_console
 from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline
+from idpool.server.sts import StsEndpoint
 from idpool.server.throttle import DEFAULT_RATES, TokenBucketThrottle
 from idpool.service.context import ServiceDeps
 from idpool.service.facade import IdentityPoolService
 from idpool.service.role_policy import RolePolicy, RolesFileError, load_role_policy
+from idpool.service.sts import StsService
 from idpool.service.system import RandomIds, SystemClock
 from idpool.signing.discovery import openid_configuration
 from idpool.signing.jwt import JwtTokenSigner, OwnTokenVerifier
@@ -180,12 +182,8 @@ class Application:
         )
         http = httpx.AsyncClient(timeout=5.0)
         config = providers_config(settings, self.seed)
-        verifier = build_login_verifier(
-            config,
-            http,
-            self.clock.now,
-            OwnTokenVerifier(keyring, self.issuer, self.clock.now),
-        )
+        own_tokens = OwnTokenVerifier(keyring, self.issuer, self.clock.now)
+        verifier = build_login_verifier(config, http, self.clock.now, own_tokens)
         if settings.credential_mode == "sts":
             vendor: Any = StsCredentialVendor(
                 endpoint_url=settings.sts_endpoint, region=settings.region
@@ -245,7 +243,25 @@ class Application:
             vendor_mode=settings.credential_mode,
             role_policy=self.role_policy,
         )
-        self.asgi.attach(pipeline)
+        # idpool's own STS always mints sealed credentials, whatever --credential-mode says.
+        sts = StsEndpoint(
+            StsService(
+                deps,
+                own_tokens,
+                LocalCredentialVendor(clock=self.clock.now, sealer=sealer),
+                self.role_policy,
+            ),
+            SigV4Verifier(
+                self.principals,
+                mode="strict",
+                clock=self.clock.now,
+                service="sts",
+                sessions=sealer,
+            ),
+            liveness,
+            credential_mode=settings.credential_mode,
+        )
+        self.asgi.attach(pipeline, sts)
         if config.trust_mode:
             log.warning(
                 "TRUST MODE IS ON: provider tokens are accepted WITHOUT signature checks. "

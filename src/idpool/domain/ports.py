@@ -172,6 +172,20 @@ class CredentialVendor(Protocol):
         ...
 
 
+class IssuedTokenReader(Protocol):
+    """Reads back a token idpool issued (GetOpenIdToken, the developer token)."""
+
+    @property
+    def issuer(self) -> str: ...
+
+    async def signed_claims(self, token: str) -> Mapping[str, Any]:
+        """The claims of a well-formed token signed by one of idpool's published keys.
+
+        Raises NotAuthorizedException otherwise; checks neither iss, aud nor exp.
+        """
+        ...
+
+
 class SessionOpener(Protocol):
     """Opens the session token of credentials idpool vended (vending/sealed.py)."""
 

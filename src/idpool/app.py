@@ -30,6 +30,7 @@ from idpool.providers.config import ProvidersConfig, build_login_verifier, load_
 from idpool.seed import Seed, apply_seed, load_seed
 from idpool.server.asgi import EdgeSettings, IdpoolApp, WellKnown
 from idpool.server.console import build_console
+from idpool.server.gateway import GatewayAuth
 from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline
 from idpool.server.sts import StsEndpoint
@@ -261,7 +262,18 @@ class Application:
             liveness,
             credential_mode=settings.credential_mode,
         )
-        self.asgi.attach(pipeline, sts)
+        gateway = GatewayAuth(
+            SigV4Verifier(
+                self.principals,
+                mode="strict",
+                clock=self.clock.now,
+                service=settings.gateway_service,
+                regions=frozenset({settings.gateway_region}) if settings.gateway_region else None,
+                sessions=sealer,
+            ),
+            liveness,
+        )
+        self.asgi.attach(pipeline, sts, gateway)
         if config.trust_mode:
             log.warning(
                 "TRUST MODE IS ON: provider tokens are accepted WITHOUT signature checks. "

@@ -81,6 +81,14 @@ class Settings:
             "may call, and trust conditions for idpool's STS"
         },
     )
+    gateway_service: str = field(
+        default="execute-api",
+        metadata={"doc": "SigV4 service name the gateway auth endpoint (/gateway/auth) expects"},
+    )
+    gateway_region: str | None = field(
+        default=None,
+        metadata={"doc": "SigV4 region the gateway auth endpoint expects (default: any region)"},
+    )
     key_secret: str | None = field(
         default=None,
         metadata={

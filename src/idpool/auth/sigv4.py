@@ -416,11 +416,14 @@ class SigV4Verifier:
         query_string: str,
         headers: Mapping[str, str],
         body: bytes,
+        *,
+        body_forwarded: bool = True,
     ) -> Principal | None:
         """The signer of the request, or None when it carries no SigV4 at all.
 
         `path` and `query_string` are as sent on the wire (still percent-encoded); `headers` has
-        lowercase names.
+        lowercase names. `body_forwarded=False` (a gateway's auth subrequest, which carries
+        headers only) takes the payload hash from a signed `x-amz-content-sha256` header.
         """
         authorization = headers.get("authorization", "").strip()
         pairs = parse_query(query_string) if query_string else []
@@ -455,7 +458,7 @@ class SigV4Verifier:
                 )
             account = lax_account_for(signed.access_key_id, self._default_account)
             return Principal(signed.access_key_id, account, signed.region, verified=False)
-        return self._verify_strict(signed, method, path, pairs, headers, body)
+        return self._verify_strict(signed, method, path, pairs, headers, body, body_forwarded)
 
     def _verify_strict(
         self,
@@ -465,6 +468,7 @@ class SigV4Verifier:
         pairs: list[tuple[str, str]],
         headers: Mapping[str, str],
         body: bytes,
+        body_forwarded: bool = True,
     ) -> Principal:
         """Coverage, time, key, token, payload hash, then the signature: cheapest first."""
         _check_coverage(signed, headers)
@@ -479,7 +483,10 @@ class SigV4Verifier:
             raise UnrecognizedClientException(INVALID_TOKEN)
 
         payload_hash = hashlib.sha256(body).hexdigest()
-        if "x-amz-content-sha256" in signed.signed_headers:
+        if not body_forwarded and "x-amz-content-sha256" in signed.signed_headers:
+            # The body stayed with the gateway: the signature covers the hash the client claimed.
+            payload_hash = headers.get("x-amz-content-sha256", "").strip()
+        elif "x-amz-content-sha256" in signed.signed_headers:
             claimed = headers.get("x-amz-content-sha256", "").strip()
             if not hmac.compare_digest(claimed.encode("utf-8", "replace"), payload_hash.encode()):
                 # A signed hash that does not match the body would let the body be swapped.

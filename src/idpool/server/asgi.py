@@ -22,6 +22,8 @@ from idpool.domain.errors import (
     ServiceError,
     UnknownOperationException,
 )
+from idpool.server.gateway import PREFIX as GATEWAY_PREFIX
+from idpool.server.gateway import GatewayAuth
 from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline, ApiResponse, error_response, response_headers
 from idpool.server.sts import StsEndpoint
@@ -84,6 +86,7 @@ class IdpoolApp:
     ) -> None:
         self._pipeline = pipeline
         self._sts: StsEndpoint | None = None
+        self._gateway: GatewayAuth | None = None
         self._console = console
         self._settings = settings or EdgeSettings()
         self._well_known = well_known or WellKnown()
@@ -100,10 +103,16 @@ class IdpoolApp:
             **self._well_known.extra_routes,
         }
 
-    def attach(self, pipeline: ApiPipeline, sts: StsEndpoint | None = None) -> None:
+    def attach(
+        self,
+        pipeline: ApiPipeline,
+        sts: StsEndpoint | None = None,
+        gateway: GatewayAuth | None = None,
+    ) -> None:
         """Plug in the API once start-up has opened the store and the keyring."""
         self._pipeline = pipeline
         self._sts = sts
+        self._gateway = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -154,6 +163,11 @@ class IdpoolApp:
             return
         if self._console is not None and (path == "/console" or path.startswith("/console/")):
             await self._console(scope, receive, send)
+            return
+        if self._gateway is not None and (
+            path == GATEWAY_PREFIX or path.startswith(GATEWAY_PREFIX + "/")
+        ):
+            await self._gateway(scope, receive, send)
             return
         headers = _headers(scope)
         if method == "OPTIONS":

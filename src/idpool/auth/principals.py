@@ -2,7 +2,8 @@
 
 This is where account isolation starts. `auth/sigv4.py` looks the signing key up here; the account
 it maps to scopes every later store query. Keys come from a credentials file at start-up and from
-`add()` at run time (seed files, the local credential vendor's temporary keys).
+`add()` at run time (seed files). Credentials idpool vended are not listed here: they carry their
+own meaning and are opened by `vending/sealed.py` through the `SessionOpener` port.
 """
 
 from __future__ import annotations
@@ -125,17 +126,16 @@ class PrincipalDirectory:
         *,
         session_token: str | None = None,
         expires_at: float | None = None,
-        session: VendedSession | None = None,
     ) -> PrincipalEntry:
         """Register (or replace) a key at run time; returns the stored entry."""
         entry = PrincipalEntry(
-            access_key_id, secret_access_key, account_id, session_token, expires_at, session
+            access_key_id, secret_access_key, account_id, session_token, expires_at
         )
         validate_entry(entry)
         self._entries[access_key_id] = entry
         if len(self._entries) >= self._purge_at:
-            # Temporary keys are added for every vended credential; dropping the expired ones
-            # whenever the table doubles keeps memory bounded at O(1) amortized cost per add.
+            # Dropping expired temporary keys whenever the table doubles keeps memory bounded
+            # at O(1) amortized cost per add.
             self.purge_expired()
             self._purge_at = max(1024, 2 * len(self._entries))
         return entry

@@ -5,7 +5,7 @@ Design (docs/credentials.md, "How vended credentials are built"):
 * One server key per deployment, derived with HKDF-SHA256 from idpool's key secret (the secret
   that already encrypts the signing keys, and that every replica must share). From it come two
   independent 32-byte keys: a MAC key and an AES-256-GCM key.
-* `AccessKeyId` = `ASIA` + 16 random base32 characters (80 random bits).
+* `AccessKeyId` = `ASIA` + 16 random upper-case hex digits (64 random bits).
 * `SecretAccessKey` = the first 40 characters of base64(HMAC-SHA256(MAC key, access key id)):
   any replica recomputes it from the key id alone, so nothing is written anywhere per vend.
 * `SessionToken` = base64(version byte ‖ 12-byte random nonce ‖ AES-GCM ciphertext and tag) of
@@ -56,7 +56,10 @@ class CredentialSealer:
         return base64.b64encode(digest).decode("ascii")[:40]
 
     def mint(self, session: VendedSession) -> Credentials:
-        access_key_id = "ASIA" + base64.b32encode(secrets.token_bytes(10)).decode("ascii")
+        random = secrets.token_bytes(8 + _NONCE)  # one read of the OS random source
+        # 64 random bits as 16 upper-case hex digits: AWS's key-id alphabet, and hex is C-fast
+        # where base32 is pure Python. The key id is no secret; uniqueness is all it needs.
+        access_key_id = "ASIA" + random[:8].hex().upper()
         payload = orjson.dumps(
             [
                 session.account_id,
@@ -69,7 +72,7 @@ class CredentialSealer:
                 session.expires_at,
             ]
         )
-        nonce = secrets.token_bytes(_NONCE)
+        nonce = random[8:]
         sealed = self._aead.encrypt(nonce, payload, access_key_id.encode())
         token = base64.b64encode(bytes([_VERSION]) + nonce + sealed).decode("ascii")
         return Credentials(

@@ -401,3 +401,31 @@ def test_credential_mode_sts_answers_a_clear_error_for_aws_credentials(database_
         code, message, status = error_of(lambda: caller_of(server, aws_credentials))
     assert (code, status) == ("InvalidClientTokenId", 403)
     assert "--credential-mode sts" in message and "AWS STS" in message
+
+
+@pytest.mark.node
+def test_js_sdk_v3_from_web_token(sts_server: LiveServer, world: dict[str, Any]) -> None:
+    from tests.support.node import require_node, run_scenario
+
+    require_node()
+    _, token = guest_token(sts_server, world["pool"])
+    params = {
+        "endpoint": sts_server.url,
+        "region": "us-east-1",
+        "roleArn": GUEST_ROLE,
+        "webIdentityToken": token,
+        "roleSessionName": "js-app",
+    }
+    got = run_scenario("sdk-web-token.mjs", params)
+    assert "ok" in got, got
+    credentials = {
+        "AccessKeyId": got["ok"]["accessKeyId"],
+        "SecretAccessKey": got["ok"]["secretAccessKey"],
+        "SessionToken": got["ok"]["sessionToken"],
+    }
+    assert caller_of(sts_server, credentials)["Arn"] == (
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/Cognito_StsGuest/js-app"
+    )
+    refused = run_scenario("sdk-web-token.mjs", {**params, "roleArn": USER_ROLE})
+    assert refused["error"]["name"] == "AccessDenied"
+    assert refused["error"]["status"] == 403

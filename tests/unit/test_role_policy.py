@@ -55,3 +55,13 @@ def test_trust_conditions_on_aud_and_amr() -> None:
 def test_bad_files_are_refused_with_a_reason(document: object, problem: str) -> None:
     with pytest.raises(RolesFileError, match=problem):
         load_role_policy(document, ADMIN)
+
+
+def test_another_accounts_role_never_borrows_its_allow_list() -> None:
+    """Pool owner A names account B's allow-listed role: A's guests get no B admin rights."""
+    policy = load_role_policy(
+        {"roles": [{"role_arn": ROLE, "admin_operations": ["DescribeIdentityPool"]}]}, ADMIN
+    )
+    borrowed = VendedSession("999999999999", ROLE, "s1", "us-east-1:x", POOL, False, "", 0.0)
+    with pytest.raises(AccessDeniedException, match="arn:aws:sts::123456789012:assumed-role"):
+        policy.check_admin(borrowed, "DescribeIdentityPool", {"IdentityPoolId": POOL}, None)

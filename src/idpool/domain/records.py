@@ -131,8 +131,9 @@ class Credentials:
 class VendedSession:
     """What credentials idpool vended stand for: an identity acting in a role until `expires_at`.
 
-    `provider` is API Gateway's `cognitoAuthenticationProvider` ('' for guests). The session's
-    account is the role's account (the pool's when the role ARN names none).
+    `provider` is API Gateway's `cognitoAuthenticationProvider` ('' for guests). `account_id` is
+    always the pool's account: a pool may name a role ARN of any account, and idpool has no IAM
+    trust policy to prove that account agreed, so it vouches only for the pool's own account.
     """
 
     account_id: str
@@ -149,8 +150,16 @@ class VendedSession:
         return self.role_arn.rsplit("/", 1)[-1]
 
     @property
+    def role_account(self) -> str:
+        """The account the role ARN names (the pool's account when it names none)."""
+        parts = self.role_arn.split(":")
+        return parts[4] if len(parts) > 5 and parts[4].isdigit() else self.account_id
+
+    @property
     def assumed_role_arn(self) -> str:
-        return f"arn:aws:sts::{self.account_id}:assumed-role/{self.role_name}/{self.session_name}"
+        return (
+            f"arn:aws:sts::{self.role_account}:assumed-role/{self.role_name}/{self.session_name}"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,7 +86,10 @@ class RolePolicy:
     ) -> None:
         """Raise AWS's AccessDeniedException unless the role's allow-list names `operation`."""
         role = self._roles.get(session.role_arn)
-        if role is not None and operation in role.admin_operations:
+        # A pool may name another account's role; only a role of the pool's own account may be
+        # granted that account's admin operations, or one tenant could borrow another's grant.
+        same_account = session.role_account == session.account_id
+        if role is not None and same_account and operation in role.admin_operations:
             return
         raise AccessDeniedException(
             f"User: {session.assumed_role_arn} is not authorized to perform: "

@@ -109,12 +109,13 @@ class StsService:
                 session_name=session_name,
             )
         )
-        account = role_account(role_arn)
         role_name = role_arn.rsplit("/", 1)[-1]
         return AssumedRole(
             credentials=credentials,
             subject=identity.identity_id,
-            assumed_role_arn=f"arn:aws:sts::{account}:assumed-role/{role_name}/{session_name}",
+            assumed_role_arn=(
+                f"arn:aws:sts::{role_account(role_arn)}:assumed-role/{role_name}/{session_name}"
+            ),
             assumed_role_id=f"{role_id(role_arn)}:{session_name}",
             provider=self._tokens.issuer,
             audience=audience,

@@ -18,10 +18,8 @@ from idpool.vending.sealed import CredentialSealer
 
 def session_for(request: VendRequest, expiration: float) -> VendedSession:
     """What the credentials stand for: the identity in the chosen role until `expiration`."""
-    parts = request.role_arn.split(":")
-    account = parts[4] if len(parts) > 5 and parts[4].isdigit() else request.pool.account_id
     return VendedSession(
-        account_id=account,
+        account_id=request.pool.account_id,
         role_arn=request.role_arn,
         session_name=request.session_name,
         identity_id=request.identity.identity_id,

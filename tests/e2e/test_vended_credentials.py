@@ -226,3 +226,37 @@ def test_expired_and_tampered_credentials_are_refused(
     swapped = {**credentials, "SessionToken": old.session_token}
     call = _client_with(strict_server, swapped).list_identity_pools
     assert _code(lambda: call(MaxResults=5)) == "UnrecognizedClientException"
+
+
+def test_credentials_of_a_merged_away_identity_stop_verifying(
+    strict_server: LiveServer, world: dict[str, Any]
+) -> None:
+    pool, admin = world["pool"], world["admin"]
+    unsigned = make_client(strict_server.url, signed=False)
+
+    def credentials_of(user_id: str) -> tuple[str, dict[str, Any]]:
+        token = admin.get_open_id_token_for_developer_identity(
+            IdentityPoolId=pool, Logins={"dev.vended": user_id}
+        )
+        answer = unsigned.get_credentials_for_identity(
+            IdentityId=token["IdentityId"],
+            Logins={"cognito-identity.amazonaws.com": token["Token"]},
+        )
+        return token["IdentityId"], answer["Credentials"]
+
+    source, source_credentials = credentials_of("merge-source")
+    target, target_credentials = credentials_of("merge-target")
+    assert source != target
+    merged = admin.merge_developer_identities(
+        SourceUserIdentifier="merge-source",
+        DestinationUserIdentifier="merge-target",
+        DeveloperProviderName="dev.vended",
+        IdentityPoolId=pool,
+    )
+    assert merged["IdentityId"] == target
+    gone = _client_with(strict_server, source_credentials)
+    assert _code(lambda: gone.describe_identity_pool(IdentityPoolId=pool)) == (
+        "UnrecognizedClientException"
+    )
+    kept = _client_with(strict_server, target_credentials)
+    assert kept.describe_identity_pool(IdentityPoolId=pool)["IdentityPoolId"] == pool

@@ -317,3 +317,28 @@ def test_envoy_form_with_the_original_path_after_the_prefix(
     wrong = httpx.get(f"{idpool.url}/gateway/auth/widgets/8?x=1", headers=headers, timeout=10)
     assert wrong.status_code == 403
     assert wrong.headers["x-idpool-auth-error"].startswith("InvalidSignatureException: ")
+
+
+def test_user_pool_login_reads_as_api_gateways_authentication_provider(
+    idpool: LiveServer, gateway: str, pool: dict[str, Any]
+) -> None:
+    user_pool = "cognito-idp.us-east-1.amazonaws.com/us-east-1_GateWay1"
+    admin = pool["admin"]
+    pool_id = admin.create_identity_pool(
+        IdentityPoolName="gateway_user_pool",
+        AllowUnauthenticatedIdentities=False,
+        CognitoIdentityProviders=[{"ProviderName": user_pool, "ClientId": "gwclient"}],
+    )["IdentityPoolId"]
+    admin.set_identity_pool_roles(IdentityPoolId=pool_id, Roles={"authenticated": USER_ROLE})
+    unsigned = make_client(idpool.url, signed=False)
+    logins = {user_pool: "user-pool-sub-1"}  # trust mode: an opaque token is its own subject
+    identity = unsigned.get_id(IdentityPoolId=pool_id, Logins=logins)["IdentityId"]
+    credentials = unsigned.get_credentials_for_identity(IdentityId=identity, Logins=logins)[
+        "Credentials"
+    ]
+    answer = signed(gateway + "/me", credentials)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["headers"]["x-cognito-authentication-provider"] == (
+        f"{user_pool},{user_pool}:CognitoSignIn:user-pool-sub-1"
+    )
+    admin.delete_identity_pool(IdentityPoolId=pool_id)

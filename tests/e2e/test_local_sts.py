@@ -7,6 +7,7 @@ GetCallerIdentity names the role. Every STS error is provoked with the code STS 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -429,3 +430,19 @@ def test_js_sdk_v3_from_web_token(sts_server: LiveServer, world: dict[str, Any])
     refused = run_scenario("sdk-web-token.mjs", {**params, "roleArn": USER_ROLE})
     assert refused["error"]["name"] == "AccessDenied"
     assert refused["error"]["status"] == 403
+
+
+def test_a_cognito_request_with_a_form_content_type_stays_on_the_json_path(
+    sts_server: LiveServer, world: dict[str, Any]
+) -> None:
+    """Only a POST without X-Amz-Target goes to STS; the target always wins."""
+    answer = httpx.post(
+        sts_server.url + "/",
+        content=json.dumps({"IdentityPoolId": world["pool"]}),
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "x-amz-target": "AWSCognitoIdentityService.GetId",
+        },
+    )
+    assert answer.status_code == 200
+    assert answer.json()["IdentityId"].startswith("us-east-1:")

@@ -261,6 +261,7 @@ class Application:
             ),
             liveness,
             credential_mode=settings.credential_mode,
+            metrics=self.metrics,
         )
         gateway = GatewayAuth(
             SigV4Verifier(
@@ -272,6 +273,7 @@ class Application:
                 sessions=sealer,
             ),
             liveness,
+            self.metrics,
         )
         self.asgi.attach(pipeline, sts, gateway)
         if config.trust_mode:

@@ -342,3 +342,12 @@ def test_user_pool_login_reads_as_api_gateways_authentication_provider(
         f"{user_pool},{user_pool}:CognitoSignIn:user-pool-sub-1"
     )
     admin.delete_identity_pool(IdentityPoolId=pool_id)
+
+
+def test_gateway_checks_are_counted(idpool: LiveServer, gateway: str, pool: dict[str, Any]) -> None:
+    _, credentials = guest(idpool, pool["pool"])
+    assert signed(gateway + "/count", credentials).status_code == 200
+    assert signed(gateway + "/count", {**credentials, "SecretKey": "y" * 40}).status_code == 403
+    text = httpx.get(idpool.url + "/metrics", timeout=10).text
+    assert 'idpool_requests_total{code="OK",operation="gateway:auth"}' in text
+    assert 'code="InvalidSignatureException",operation="gateway:auth"' in text

@@ -446,3 +446,15 @@ def test_a_cognito_request_with_a_form_content_type_stays_on_the_json_path(
     )
     assert answer.status_code == 200
     assert answer.json()["IdentityId"].startswith("us-east-1:")
+
+
+def test_sts_requests_are_counted(sts_server: LiveServer, world: dict[str, Any]) -> None:
+    _, token = guest_token(sts_server, world["pool"])
+    assume(sts_server, token, GUEST_ROLE)
+    error_of(lambda: assume(sts_server, token, USER_ROLE))
+    text = httpx.get(sts_server.url + "/metrics").text
+    assert 'idpool_requests_total{code="OK",operation="sts:AssumeRoleWithWebIdentity"}' in text
+    assert (
+        'idpool_requests_total{code="AccessDenied",operation="sts:AssumeRoleWithWebIdentity"}'
+        in (text)
+    )

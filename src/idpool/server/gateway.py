@@ -31,6 +31,7 @@ from idpool.domain.errors import (
     ServiceError,
     UnrecognizedClientException,
 )
+from idpool.server.metrics import Metrics
 from idpool.service.sts import role_id
 
 PREFIX = "/gateway/auth"
@@ -52,9 +53,12 @@ def identity_headers(fields: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
 
 
 class GatewayAuth:
-    def __init__(self, verifier: SigV4Verifier, liveness: SessionLiveness) -> None:
+    def __init__(
+        self, verifier: SigV4Verifier, liveness: SessionLiveness, metrics: Metrics | None = None
+    ) -> None:
         self._verifier = verifier
         self._liveness = liveness
+        self._metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -70,6 +74,14 @@ class GatewayAuth:
             target = path[len(PREFIX) :] or "/"
             query = scope.get("query_string", b"").decode("latin-1")
         status, fields, message = await self.check(method, target, query, headers, body)
+        if self._metrics is not None:
+            # The code is the reason's prefix (`ExpiredTokenException: …`), or OK.
+            code = (
+                message.split(":", 1)[0]
+                if ":" in message
+                else ("OK" if status == 200 else str(status))
+            )
+            self._metrics.requests.labels("gateway:auth", code).inc()
         document: dict[str, Any] = {"message": message} if message else {"identity": fields}
         extra = (
             identity_headers(fields)

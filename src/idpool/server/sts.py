@@ -24,6 +24,7 @@ from idpool.domain.errors import (
     ServiceError,
     UnrecognizedClientException,
 )
+from idpool.server.metrics import Metrics
 from idpool.service.sts import StsService, role_id
 from idpool.wire import sts as wire
 
@@ -51,7 +52,9 @@ class StsEndpoint:
         liveness: SessionLiveness,
         *,
         credential_mode: str = "local",
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._service = service
         self._verifier = verifier
         self._liveness = liveness
@@ -63,6 +66,7 @@ class StsEndpoint:
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         operation = "-"
+        code = "OK"
         try:
             operation, params = wire.decode(body)
             if operation == "GetCallerIdentity":
@@ -73,21 +77,28 @@ class StsEndpoint:
                 200, wire.encode_result(operation, result, request_id), request_id
             )
         except ServiceError as error:
+            code = wire.sts_code(error)
             status, payload = wire.encode_error(error, request_id)
             response = StsResponse(status, payload, request_id)
         except Exception:
+            code = "InternalFailure"
             log.exception("unexpected error in sts:%s (request %s)", operation, request_id)
             status, payload = wire.encode_error(
                 InternalErrorException("An internal error occurred."), request_id
             )
             response = StsResponse(status, payload, request_id)
+        elapsed = time.perf_counter() - started
+        if self._metrics is not None:
+            self._metrics.requests.labels(f"sts:{operation}", code).inc()
+            self._metrics.latency.labels(f"sts:{operation}").observe(elapsed)
         log.info(
             "request",
             extra={
                 "request_id": request_id,
                 "operation": f"sts:{operation}",
                 "status": response.status,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                "error": None if code == "OK" else code,
+                "latency_ms": round(elapsed * 1000, 3),
             },
         )
         return response

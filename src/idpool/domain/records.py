@@ -157,9 +157,7 @@ class VendedSession:
 
     @property
     def assumed_role_arn(self) -> str:
-        return (
-            f"arn:aws:sts::{self.role_account}:assumed-role/{self.role_name}/{self.session_name}"
-        )
+        return f"arn:aws:sts::{self.role_account}:assumed-role/{self.role_name}/{self.session_name}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -351,3 +351,27 @@ def test_gateway_checks_are_counted(idpool: LiveServer, gateway: str, pool: dict
     text = httpx.get(idpool.url + "/metrics", timeout=10).text
     assert 'idpool_requests_total{code="OK",operation="gateway:auth"}' in text
     assert 'code="InvalidSignatureException",operation="gateway:auth"' in text
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"authorization": "garbage"},
+        {"authorization": "AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=, Signature="},
+        {
+            "x-original-uri": "%zz/../..?a=%ff&&=",
+            "x-amz-date": "20240101T000000Z",
+            "x-amz-security-token": "A" * 5000,
+            "authorization": "AWS4-HMAC-SHA256 Credential=ASIAX/20240101/us-east-1/execute-api/"
+            "aws4_request, SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=00",
+        },
+    ],
+)
+def test_malformed_auth_requests_are_refused_not_crashed(
+    idpool: LiveServer, headers: dict[str, str]
+) -> None:
+    for path in ("/gateway/auth", "/gateway/auth/x%2F..%00"):
+        answer = httpx.get(idpool.url + path, headers=headers, timeout=10)
+        assert answer.status_code in (401, 403), answer.text
+        assert answer.headers["x-idpool-auth-error"]
+        assert "x-idpool-cognito-identity-id" not in answer.headers

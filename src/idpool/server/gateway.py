@@ -19,6 +19,7 @@ upstream decides from the headers.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
@@ -33,6 +34,8 @@ from idpool.domain.errors import (
 )
 from idpool.server.metrics import Metrics
 from idpool.service.sts import role_id
+
+log = logging.getLogger("idpool.request")
 
 PREFIX = "/gateway/auth"
 Scope = MutableMapping[str, Any]
@@ -73,7 +76,11 @@ class GatewayAuth:
             method = str(scope["method"])
             target = path[len(PREFIX) :] or "/"
             query = scope.get("query_string", b"").decode("latin-1")
-        status, fields, message = await self.check(method, target, query, headers, body)
+        try:
+            status, fields, message = await self.check(method, target, query, headers, body)
+        except Exception:  # a bug must never read as "allowed": 500 is a refusal for nginx too
+            log.exception("unexpected error in gateway:auth")
+            status, fields, message = 500, {}, "InternalFailure: An internal error occurred."
         if self._metrics is not None:
             # The code is the reason's prefix (`ExpiredTokenException: …`), or OK.
             code = (

@@ -99,12 +99,13 @@ class ApiPipeline:
                 caller = Caller(account_id=self._default_account)
             account = caller.account_id
             params = parse_body(body)
+            if caller.session is not None and not self._public[operation]:
+                # Vended credentials are never account admins unless the operator says so;
+                # refused before the input is even validated.
+                self._role_policy.check_admin(caller.session, operation, params, caller.region)
             clauses = self._checkers[operation].check(params)
             if clauses:
                 raise ValidationException(validation_message(clauses))
-            if caller.session is not None and not self._public[operation]:
-                # Vended credentials are never account admins unless the operator says so.
-                self._role_policy.check_admin(caller.session, operation, params, caller.region)
             if self._throttle is not None and not self._public[operation]:
                 # Public calls are throttled by the service, against the pool's account.
                 self._throttle.check(caller.account_id, operation)

@@ -458,3 +458,61 @@ def test_sts_requests_are_counted(sts_server: LiveServer, world: dict[str, Any])
         'idpool_requests_total{code="AccessDenied",operation="sts:AssumeRoleWithWebIdentity"}'
         in (text)
     )
+
+
+def test_roles_of_the_pools_role_mappings_are_assumable_when_authenticated(
+    sts_server: LiveServer, world: dict[str, Any]
+) -> None:
+    admin = world["admin"]
+    pool = admin.create_identity_pool(
+        IdentityPoolName="sts_mapped",
+        AllowUnauthenticatedIdentities=True,
+        DeveloperProviderName="dev.mapped",
+        SupportedLoginProviders={"graph.facebook.com": "app"},
+    )["IdentityPoolId"]
+    admin.set_identity_pool_roles(
+        IdentityPoolId=pool,
+        Roles={"unauthenticated": GUEST_ROLE, "authenticated": USER_ROLE},
+        RoleMappings={
+            "graph.facebook.com": {
+                "Type": "Rules",
+                "AmbiguousRoleResolution": "AuthenticatedRole",
+                "RulesConfiguration": {
+                    "Rules": [
+                        {
+                            "Claim": "sub",
+                            "MatchType": "Equals",
+                            "Value": "x",
+                            "RoleARN": MAPPED_ROLE,
+                        }
+                    ]
+                },
+            }
+        },
+    )
+    token = admin.get_open_id_token_for_developer_identity(
+        IdentityPoolId=pool, Logins={"dev.mapped": "mapped-user"}
+    )["Token"]
+    answer = assume(sts_server, token, MAPPED_ROLE)
+    assert answer["AssumedRoleUser"]["Arn"] == (
+        f"arn:aws:sts::{ACCOUNT}:assumed-role/Mapped/app-session"
+    )
+    # A guest of the same pool (GetOpenIdToken refuses pools with role mappings, so the token is
+    # signed here with idpool's own key, as the service would) gets none of the mapped roles.
+    guest = make_client(sts_server.url, signed=False).get_id(IdentityPoolId=pool)["IdentityId"]
+    runtime = sts_server.application.runtime
+    assert runtime is not None
+    key = runtime.keyring.active
+    now = int(time.time())
+    claims = {
+        "sub": guest,
+        "aud": pool,
+        "amr": ["unauthenticated"],
+        "iss": sts_server.url,
+        "exp": now + 600,
+        "iat": now,
+    }
+    guest_token = sign_compact(key.private_key, key.kid, claims)
+    assert assume(sts_server, guest_token, GUEST_ROLE)["SubjectFromWebIdentityToken"] == guest
+    assert error_of(lambda: assume(sts_server, guest_token, MAPPED_ROLE))[0] == "AccessDenied"
+    admin.delete_identity_pool(IdentityPoolId=pool)

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from idpool.auth.principals import PrincipalDirectory, load_principals
+from idpool.auth.sessions import SessionLiveness
 from idpool.auth.sigv4 import SigV4Verifier
 from idpool.config import Settings, data_dir
 from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
@@ -32,11 +33,15 @@ from idpool.providers.reload import ReloadingLoginVerifier, read_providers_file
 from idpool.seed import Seed, apply_seed, load_seed
 from idpool.server.asgi import EdgeSettings, IdpoolApp, WellKnown
 from idpool.server.console import build_console
+from idpool.server.gateway import GatewayAuth
 from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline
+from idpool.server.sts import StsEndpoint
 from idpool.server.throttle import DEFAULT_RATES, TokenBucketThrottle
 from idpool.service.context import Quotas, ServiceDeps
 from idpool.service.facade import IdentityPoolService
+from idpool.service.role_policy import RolePolicy, RolesFileError, load_role_policy
+from idpool.service.sts import StsService
 from idpool.service.system import RandomIds, SystemClock
 from idpool.signing.discovery import openid_configuration
 from idpool.signing.jwt import JwtTokenSigner, OwnTokenVerifier
@@ -46,9 +51,10 @@ from idpool.storage.keys import SqlKeyStore
 from idpool.storage.migrate import ensure_current
 from idpool.storage.sql import SqlStore
 from idpool.vending.local import LocalCredentialVendor
+from idpool.vending.sealed import CredentialSealer
 from idpool.vending.sts import StsCredentialVendor
 from idpool.wire.constraints import compile_checkers
-from idpool.wire.model import service_model
+from idpool.wire.model import operation_names, public_operations, service_model
 
 log = logging.getLogger("idpool")
 
@@ -74,6 +80,20 @@ def prepare_database(settings: Settings) -> None:
     if migrate is None:
         migrate = is_sqlite(settings.database_url)
     ensure_current(settings.database_url, migrate=migrate)
+
+
+def role_policy(settings: Settings) -> RolePolicy:
+    """The operator's roles file (`--roles-file`); without one no role may call admin ops."""
+    if not settings.roles_file:
+        return RolePolicy()
+    import yaml
+
+    path = settings.roles_file
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return load_role_policy(document, frozenset(operation_names()) - public_operations())
+    except (OSError, yaml.YAMLError, RolesFileError) as error:
+        raise RolesFileError(f"{path}: {error}") from error
 
 
 def providers_config(settings: Settings, seed: Seed | None) -> ProvidersConfig:
@@ -127,6 +147,7 @@ class Application:
                     account.access_key_id, account.secret_access_key, account.account_id
                 )
         self.issuer = settings.issuer_url or settings.base_url
+        self.role_policy = role_policy(settings)
         self.asgi = IdpoolApp(
             None,
             settings=EdgeSettings(
@@ -157,9 +178,12 @@ class Application:
     async def startup(self) -> None:
         settings = self.settings
         store = SqlStore(make_source(settings.database_url, pool_size=settings.db_pool_size))
-        keyring = await Keyring.open(
-            SqlKeyStore(store), key_secret(settings), self.clock.now, settings.region
-        )
+        secret = key_secret(settings)
+        keyring = await Keyring.open(SqlKeyStore(store), secret, self.clock.now, settings.region)
+        # Vended credentials are sealed with a key derived from the shared key secret, so every
+        # replica and worker verifies them without a database write per vend.
+        sealer = CredentialSealer(secret)
+        liveness = SessionLiveness(store)
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
         # RSA signing releases the GIL: with more than one core, sign on a thread per core;
         # pinned to one core, signing inline avoids a pointless thread hop.
@@ -183,10 +207,7 @@ class Application:
                 endpoint_url=settings.sts_endpoint, region=settings.region
             )
         else:
-            vendor = LocalCredentialVendor(
-                clock=self.clock.now,
-                on_mint=self._accept_minted if settings.accept_vended_credentials else None,
-            )
+            vendor = LocalCredentialVendor(clock=self.clock.now, sealer=sealer)
         throttle = None
         if settings.throttle:
             throttle = TokenBucketThrottle(
@@ -214,19 +235,23 @@ class Application:
             mode="strict" if settings.auth_mode == "strict" else "lax",
             clock=self.clock.now,
             default_account=settings.account_id,
+            sessions=sealer if settings.accept_vended_credentials else None,
         )
 
-        def authenticate(
+        async def authenticate(
             method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
         ) -> Caller | None:
             principal = verifier_v4.verify(method, path, query, headers, body)
             if principal is None:
                 return None
+            if principal.session is not None:
+                await liveness.check(principal.session)
             return Caller(
                 account_id=principal.account_id,
                 region=principal.region,
                 access_key_id=principal.access_key_id,
                 signed=True,
+                session=principal.session,
             )
 
         pipeline = ApiPipeline(
@@ -237,8 +262,40 @@ class Application:
             throttle=throttle,
             metrics=self.metrics,
             vendor_mode=settings.credential_mode,
+            role_policy=self.role_policy,
         )
-        self.asgi.attach(pipeline)
+        # idpool's own STS always mints sealed credentials, whatever --credential-mode says.
+        sts = StsEndpoint(
+            StsService(
+                deps,
+                own_tokens,
+                LocalCredentialVendor(clock=self.clock.now, sealer=sealer),
+                self.role_policy,
+            ),
+            SigV4Verifier(
+                self.principals,
+                mode="strict",
+                clock=self.clock.now,
+                service="sts",
+                sessions=sealer,
+            ),
+            liveness,
+            credential_mode=settings.credential_mode,
+            metrics=self.metrics,
+        )
+        gateway = GatewayAuth(
+            SigV4Verifier(
+                self.principals,
+                mode="strict",
+                clock=self.clock.now,
+                service=settings.gateway_service,
+                regions=frozenset({settings.gateway_region}) if settings.gateway_region else None,
+                sessions=sealer,
+            ),
+            liveness,
+            self.metrics,
+        )
+        self.asgi.attach(pipeline, sts, gateway)
         if config.trust_mode:
             log.warning(
                 "TRUST MODE IS ON: provider tokens are accepted WITHOUT signature checks. "
@@ -264,25 +321,6 @@ class Application:
         if self.settings.providers_file and interval > 0:
             task = loop.create_task(verifier.watch(interval))
             self._tasks.add(task)
-
-    def _accept_minted(
-        self,
-        access_key_id: str,
-        secret_key: str,
-        session_token: str,
-        expiration: float,
-        role_arn: str,
-        identity_id: str,
-        account_id: str,
-    ) -> None:
-        """Vended credentials may sign admin calls as the pool's account until they expire."""
-        self.principals.add(
-            access_key_id,
-            secret_key,
-            account_id,
-            session_token=session_token,
-            expires_at=expiration,
-        )
 
     async def shutdown(self) -> None:
         if self._sighup:

@@ -88,7 +88,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.info("seeded %d pool(s) from %s", len(pools), settings.seed_file)
     sock = bind_socket(settings.host, settings.port)
     settings = replace(settings, port=sock.getsockname()[1])
-    application = Application(settings, seed=seed)
+    from idpool.service.role_policy import RolesFileError
+
+    try:
+        application = Application(settings, seed=seed)
+    except RolesFileError as exc:
+        print(f"idpool: {exc}", file=sys.stderr)
+        return 2
     server = uvicorn.Server(uvicorn_config(application))
     log.info(
         "idpool listening on %s (store %s, auth %s, credentials %s)",

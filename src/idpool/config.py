@@ -70,9 +70,24 @@ class Settings:
     accept_vended_credentials: bool = field(
         default=False,
         metadata={
-            "doc": "let credentials minted by the local vendor sign admin calls as the "
-            "pool's account (strict mode)"
+            "doc": "let credentials minted by the local vendor sign calls to idpool "
+            "(strict mode); admin operations only as the roles file allows"
         },
+    )
+    roles_file: str | None = field(
+        default=None,
+        metadata={
+            "doc": "YAML file declaring roles: admin operations their vended credentials "
+            "may call, and trust conditions for idpool's STS"
+        },
+    )
+    gateway_service: str = field(
+        default="execute-api",
+        metadata={"doc": "SigV4 service name the gateway auth endpoint (/gateway/auth) expects"},
+    )
+    gateway_region: str | None = field(
+        default=None,
+        metadata={"doc": "SigV4 region the gateway auth endpoint expects (default: any region)"},
     )
     key_secret: str | None = field(
         default=None,

@@ -184,3 +184,39 @@ def test_admin_operation_without_signature(strict_server: LiveServer) -> None:
     with pytest.raises(ClientError) as exc:
         unsigned.list_identity_pools(MaxResults=5)
     assert exc.value.response["Error"]["Code"] == "MissingAuthenticationTokenException"
+
+
+def _signed_over_host_and_date(url: str, body: bytes) -> dict[str, str]:
+    """Alice's real botocore signature over only `host;x-amz-date` (no operation headers)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="POST", url=url + "/", data=body, headers={})
+    SigV4Auth(Credentials(ALICE[0], ALICE[1]), "cognito-identity", "us-east-1").add_auth(request)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    assert "SignedHeaders=host;x-amz-date," in headers["authorization"]
+    return headers
+
+
+def test_operation_header_outside_the_signature_is_refused(
+    strict_server: LiveServer, world: dict[str, Any]
+) -> None:
+    """Issue 12 §4: a signature over host;x-amz-date cannot be re-aimed at DeleteIdentityPool."""
+    import json
+
+    import httpx
+
+    body = json.dumps({"IdentityPoolId": world["pool"]}).encode()
+    headers = _signed_over_host_and_date(strict_server.url, body)
+    tampered = {
+        **headers,
+        "content-type": "application/x-amz-json-1.1",
+        "x-amz-target": "AWSCognitoIdentityService.DeleteIdentityPool",
+    }
+    answer = httpx.post(strict_server.url + "/", content=body, headers=tampered, timeout=10)
+    assert answer.status_code == 400
+    assert answer.json()["__type"] == "InvalidSignatureException"
+    assert "'x-amz-target' must be a 'SignedHeader'" in answer.json()["message"]
+    pool = world["alice"].describe_identity_pool(IdentityPoolId=world["pool"])
+    assert pool["IdentityPoolName"] == "alice_pool"

@@ -623,3 +623,118 @@ def test_botocore_presigned_random_requests_verify(
 ) -> None:
     wire = sign(method="GET", body=b"", presign_expires=900, params=params, headers=headers)
     assert verify(wire) == Principal(AK, ACCOUNT, "us-east-1")
+
+
+# --- strict mode: the operation is covered by the signature (issue 12 §4) ---------------
+
+
+def _sign_over(names: str, **headers: str) -> Wire:
+    """A botocore-signed request whose SignedHeaders is rewritten to `names` and re-signed."""
+    wire = sign(headers=headers)
+    stripped = {k: v for k, v in wire.headers.items() if k in names.split(";") or k == "host"}
+    request = AWSRequest(method="POST", url=URL, headers={}, data=wire.body)
+    for name, value in stripped.items():
+        if name not in ("authorization", "x-amz-date"):
+            request.headers[name] = value
+    signed = sign_raw(request)
+    return replace(
+        signed,
+        headers={
+            **wire.headers,
+            "authorization": signed.headers["authorization"],
+            "x-amz-date": signed.headers["x-amz-date"],
+        },
+    )
+
+
+def sign_raw(request: AWSRequest) -> Wire:
+    signer = SigV4Auth(Credentials(AK, SECRET), "cognito-identity", "us-east-1")
+    with mock.patch(
+        "botocore.auth.get_current_datetime", return_value=SIGNED_AT.replace(tzinfo=None)
+    ):
+        signer.add_auth(request)
+    return to_wire(request)
+
+
+@pytest.mark.parametrize(
+    ("signed_over", "unsigned"),
+    [
+        ("host;x-amz-date", "x-amz-target"),
+        ("host;x-amz-date;x-amz-target", "content-type"),
+        ("content-type;host;x-amz-date;x-amz-target", "x-amz-meta"),
+    ],
+)
+def test_strict_mode_requires_operation_headers_signed(signed_over: str, unsigned: str) -> None:
+    wire = _sign_over(signed_over, **{"X-Amz-Meta": "1"})
+    assert "SignedHeaders=" + signed_over in wire.headers["authorization"]
+    with pytest.raises(InvalidSignatureException, match=f"'{unsigned}' must be a 'SignedHeader'"):
+        verify(wire)
+    # Lax mode only parses the signature; coverage is a strict-mode rule.
+    assert verify(wire, verifier("lax")) is not None
+
+
+def test_fully_signed_request_with_extra_amz_headers_is_accepted() -> None:
+    assert verify(sign(headers={"X-Amz-Meta": "1"})) is not None
+
+
+# --- vended credentials and the gateway's header-only requests ----------------------------
+
+
+def _vended(sealer: Any, expires: float = NOW + 3600) -> Any:
+    from idpool.domain.records import VendedSession
+
+    session = VendedSession(
+        ACCOUNT,
+        "arn:aws:iam::123456789012:role/r",
+        "s",
+        "us-east-1:i",
+        "us-east-1:p",
+        False,
+        "",
+        expires,
+    )
+    return sealer.mint(session)
+
+
+def test_vended_credentials_verify_in_both_modes_and_carry_their_session() -> None:
+    from idpool.vending.sealed import CredentialSealer
+
+    sealer = CredentialSealer("unit")
+    creds = _vended(sealer)
+    wire = sign(key=creds.access_key_id, secret=creds.secret_key, token=creds.session_token)
+    for mode in ("strict", "lax"):
+        principal = verify(wire, verifier(mode, sessions=sealer))
+        assert principal is not None and principal.session is not None
+        assert principal.session.role_arn == "arn:aws:iam::123456789012:role/r"
+    with pytest.raises(UnrecognizedClientException):
+        verify(wire, verifier())  # without the opener they are unknown keys
+    expired = _vended(sealer, NOW - 1)
+    stale = sign(key=expired.access_key_id, secret=expired.secret_key, token=expired.session_token)
+    with pytest.raises(ExpiredTokenException):
+        verify(stale, verifier(sessions=sealer))
+
+
+def test_header_only_requests_take_the_signed_payload_hash() -> None:
+    body = b'{"order": 1}'
+    claimed = hashlib.sha256(body).hexdigest()
+    wire = sign(body=body, headers={"X-Amz-Content-SHA256": claimed})
+    headers_only = replace(wire, body=b"")
+    v = verifier()
+    assert (
+        v.verify(wire.method, wire.path, wire.query, wire.headers, b"", body_forwarded=False)
+        is not None
+    )
+    with pytest.raises(InvalidSignatureException):
+        # Forwarded (even empty), the body must match the signed hash.
+        verify(headers_only, v)
+    unsigned_hash = sign(body=body)
+    with pytest.raises(InvalidSignatureException):
+        # Without a signed hash there is nothing to stand in for the missing body.
+        v.verify(
+            "POST",
+            unsigned_hash.path,
+            unsigned_hash.query,
+            unsigned_hash.headers,
+            b"",
+            body_forwarded=False,
+        )

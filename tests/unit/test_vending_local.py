@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-from typing import Any
-
-import pytest
 
 from idpool.domain.ports import VendRequest
 from idpool.domain.records import Identity, Pool
 from idpool.vending.local import LocalCredentialVendor
+from idpool.vending.sealed import CredentialSealer
 
 POOL = Pool(
     pool_id="eu-west-1:bbbbbbbb-0000-4000-8000-000000000002",
@@ -62,35 +60,39 @@ def test_every_call_mints_new_credentials() -> None:
         assert len({getattr(c, field) for c in minted}) == 50
 
 
-def test_sync_recorder_sees_what_was_minted() -> None:
-    seen: list[tuple[Any, ...]] = []
-    vendor = LocalCredentialVendor(clock=lambda: NOW, on_mint=lambda *args: seen.append(args))
-    creds = asyncio.run(vendor.vend(request()))
-    assert seen == [
-        (
-            creds.access_key_id,
-            creds.secret_key,
-            creds.session_token,
-            creds.expiration,
-            ROLE,
-            IDENTITY.identity_id,
-            "111122223333",
-        )
-    ]
+def test_another_replica_with_the_same_secret_opens_them() -> None:
+    """No state is shared but the key secret: that is what lets any replica verify."""
+    creds = asyncio.run(
+        LocalCredentialVendor(lambda: NOW, CredentialSealer("shared")).vend(request())
+    )
+    opened = CredentialSealer("shared").open(creds.access_key_id, creds.session_token)
+    assert opened is not None
+    secret, session = opened
+    assert secret == creds.secret_key
+    assert (session.role_arn, session.identity_id, session.pool_id) == (
+        ROLE,
+        IDENTITY.identity_id,
+        POOL.pool_id,
+    )
+    assert session.account_id == "111122223333"
+    assert session.assumed_role_arn == (
+        "arn:aws:sts::111122223333:assumed-role/Cognito_Unauth/CognitoIdentityCredentials"
+    )
+    assert session.expires_at == creds.expiration and not session.authenticated
+    assert CredentialSealer("other").open(creds.access_key_id, creds.session_token) is None
 
 
-def test_async_recorder_is_awaited_and_its_failure_fails_the_call() -> None:
-    seen: list[str] = []
-
-    async def record(access_key_id: str, *rest: Any) -> None:
-        await asyncio.sleep(0)
-        seen.append(access_key_id)
-
-    creds = asyncio.run(LocalCredentialVendor(clock=lambda: NOW, on_mint=record).vend(request()))
-    assert seen == [creds.access_key_id]
-
-    async def broken(*args: Any) -> None:
-        raise RuntimeError("registry unavailable")
-
-    with pytest.raises(RuntimeError, match="registry unavailable"):
-        asyncio.run(LocalCredentialVendor(clock=lambda: NOW, on_mint=broken).vend(request()))
+def test_tampered_or_foreign_tokens_do_not_open() -> None:
+    sealer = CredentialSealer("shared")
+    creds = asyncio.run(LocalCredentialVendor(lambda: NOW, sealer).vend(request()))
+    other = asyncio.run(LocalCredentialVendor(lambda: NOW, sealer).vend(request()))
+    raw = bytearray(base64.b64decode(creds.session_token))
+    for position in (0, 5, len(raw) // 2, len(raw) - 1):
+        flipped = bytearray(raw)
+        flipped[position] ^= 1
+        token = base64.b64encode(bytes(flipped)).decode()
+        assert sealer.open(creds.access_key_id, token) is None
+    # A token is bound to its access key id: it cannot be paired with another one.
+    assert sealer.open(other.access_key_id, creds.session_token) is None
+    for junk in ("", "not base64!", "A" * 5000, base64.b64encode(b"\x01short").decode()):
+        assert sealer.open(creds.access_key_id, junk) is None

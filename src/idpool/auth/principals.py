@@ -2,7 +2,8 @@
 
 This is where account isolation starts. `auth/sigv4.py` looks the signing key up here; the account
 it maps to scopes every later store query. Keys come from a credentials file at start-up and from
-`add()` at run time (seed files, the local credential vendor's temporary keys).
+`add()` at run time (seed files). Credentials idpool vended are not listed here: they carry their
+own meaning and are opened by `vending/sealed.py` through the `SessionOpener` port.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from idpool.domain.ids import DEFAULT_ACCOUNT
+from idpool.domain.records import VendedSession
 
 _ACCOUNT_RE = re.compile(r"[0-9]{12}")
 # Access key ids end up inside `Credential=<id>/<date>/...`, so they may not hold '/', ',', '=' or
@@ -41,6 +43,7 @@ class Principal:
     account_id: str
     region: str = ""
     verified: bool = True
+    session: VendedSession | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,8 @@ class PrincipalEntry:
     account_id: str
     session_token: str | None = None
     expires_at: float | None = None
+    # Set for credentials idpool vended: what they stand for (never an admin by default).
+    session: VendedSession | None = None
 
     def __repr__(self) -> str:
         # Never let a secret reach a log line or a traceback.
@@ -129,8 +134,8 @@ class PrincipalDirectory:
         validate_entry(entry)
         self._entries[access_key_id] = entry
         if len(self._entries) >= self._purge_at:
-            # Temporary keys are added for every vended credential; dropping the expired ones
-            # whenever the table doubles keeps memory bounded at O(1) amortized cost per add.
+            # Dropping expired temporary keys whenever the table doubles keeps memory bounded
+            # at O(1) amortized cost per add.
             self.purge_expired()
             self._purge_at = max(1024, 2 * len(self._entries))
         return entry

@@ -28,7 +28,12 @@ from urllib.parse import quote, unquote_plus
 
 from botocore.utils import normalize_url_path
 
-from idpool.auth.principals import Principal, PrincipalDirectory, lax_account_for
+from idpool.auth.principals import (
+    Principal,
+    PrincipalDirectory,
+    PrincipalEntry,
+    lax_account_for,
+)
 from idpool.domain.errors import (
     ExpiredTokenException,
     IncompleteSignatureException,
@@ -36,6 +41,7 @@ from idpool.domain.errors import (
     UnrecognizedClientException,
 )
 from idpool.domain.ids import DEFAULT_ACCOUNT, is_region
+from idpool.domain.ports import SessionOpener
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
@@ -58,6 +64,8 @@ _QUERY_AUTH_KEYS = (
 )
 # Any of these in the query means the client tried the presigned form; a lone X-Amz-Date does not.
 _QUERY_AUTH_MARKERS = frozenset(("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature"))
+# Headers that choose or shape the operation; strict mode requires them signed when present.
+_OPERATION_HEADERS = ("x-amz-target", "content-type")
 _KEY_CACHE_LIMIT = 1024
 _QUOTE_SAFE = "-_.~"
 _AUTH_SEPARATORS = re.compile(r"[,\s]+")
@@ -365,6 +373,7 @@ class SigV4Verifier:
         max_skew_seconds: int = 300,
         default_account: str = DEFAULT_ACCOUNT,
         regions: frozenset[str] | None = None,
+        sessions: SessionOpener | None = None,
     ) -> None:
         if mode not in ("strict", "lax"):
             raise ValueError(f"mode must be 'strict' or 'lax', got {mode!r}")
@@ -375,11 +384,30 @@ class SigV4Verifier:
         self._skew = max_skew_seconds
         self._default_account = default_account
         self._regions = regions
+        self._sessions = sessions
         self._keys: dict[tuple[str, str, str, str], bytes] = {}
 
     @property
     def mode(self) -> Literal["strict", "lax"]:
         return self._mode
+
+    def _entry(self, signed: SignedRequest) -> PrincipalEntry | None:
+        """A configured key, else credentials idpool vended (opened from their session token)."""
+        entry = self._directory.entry(signed.access_key_id)
+        if entry is not None or self._sessions is None or signed.security_token is None:
+            return entry
+        opened = self._sessions.open(signed.access_key_id, signed.security_token)
+        if opened is None:
+            return None
+        secret, session = opened
+        return PrincipalEntry(
+            signed.access_key_id,
+            secret,
+            session.account_id,
+            signed.security_token,
+            session.expires_at,
+            session,
+        )
 
     def verify(
         self,
@@ -388,11 +416,14 @@ class SigV4Verifier:
         query_string: str,
         headers: Mapping[str, str],
         body: bytes,
+        *,
+        body_forwarded: bool = True,
     ) -> Principal | None:
         """The signer of the request, or None when it carries no SigV4 at all.
 
         `path` and `query_string` are as sent on the wire (still percent-encoded); `headers` has
-        lowercase names.
+        lowercase names. `body_forwarded=False` (a gateway's auth subrequest, which carries
+        headers only) takes the payload hash from a signed `x-amz-content-sha256` header.
         """
         authorization = headers.get("authorization", "").strip()
         pairs = parse_query(query_string) if query_string else []
@@ -416,14 +447,18 @@ class SigV4Verifier:
             raise UnrecognizedClientException(INVALID_TOKEN)
 
         if self._mode == "lax":
-            known = self._directory.entry(signed.access_key_id)
-            account = (
-                known.account_id
-                if known is not None
-                else lax_account_for(signed.access_key_id, self._default_account)
-            )
+            known = self._entry(signed)
+            if known is not None:
+                return Principal(
+                    signed.access_key_id,
+                    known.account_id,
+                    signed.region,
+                    verified=False,
+                    session=known.session,
+                )
+            account = lax_account_for(signed.access_key_id, self._default_account)
             return Principal(signed.access_key_id, account, signed.region, verified=False)
-        return self._verify_strict(signed, method, path, pairs, headers, body)
+        return self._verify_strict(signed, method, path, pairs, headers, body, body_forwarded)
 
     def _verify_strict(
         self,
@@ -433,11 +468,13 @@ class SigV4Verifier:
         pairs: list[tuple[str, str]],
         headers: Mapping[str, str],
         body: bytes,
+        body_forwarded: bool = True,
     ) -> Principal:
-        """Time, key, token, payload hash, then the signature: cheapest refusals first."""
+        """Coverage, time, key, token, payload hash, then the signature: cheapest first."""
+        _check_coverage(signed, headers)
         now = self._clock()
         self._check_time(signed, now)
-        entry = self._directory.entry(signed.access_key_id)
+        entry = self._entry(signed)
         if entry is None:
             raise UnrecognizedClientException(INVALID_TOKEN)
         if entry.expired(now):
@@ -446,7 +483,10 @@ class SigV4Verifier:
             raise UnrecognizedClientException(INVALID_TOKEN)
 
         payload_hash = hashlib.sha256(body).hexdigest()
-        if "x-amz-content-sha256" in signed.signed_headers:
+        if not body_forwarded and "x-amz-content-sha256" in signed.signed_headers:
+            # The body stayed with the gateway: the signature covers the hash the client claimed.
+            payload_hash = headers.get("x-amz-content-sha256", "").strip()
+        elif "x-amz-content-sha256" in signed.signed_headers:
             claimed = headers.get("x-amz-content-sha256", "").strip()
             if not hmac.compare_digest(claimed.encode("utf-8", "replace"), payload_hash.encode()):
                 # A signed hash that does not match the body would let the body be swapped.
@@ -464,7 +504,9 @@ class SigV4Verifier:
         expected = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected.encode(), signed.signature.encode("utf-8", "replace")):
             raise InvalidSignatureException(SIGNATURE_MISMATCH)
-        return Principal(signed.access_key_id, entry.account_id, signed.region)
+        return Principal(
+            signed.access_key_id, entry.account_id, signed.region, session=entry.session
+        )
 
     def _signing_key(self, secret: str, signed: SignedRequest) -> bytes:
         """The derived key depends only on (secret, day, region, service): four HMACs saved."""
@@ -535,6 +577,27 @@ class SigV4Verifier:
                 f"Signature expired: {signed.timestamp} is now earlier than "
                 f"{_format_time(now - skew)} ({_format_time(now)} - {window}.)"
             )
+
+
+def _check_coverage(signed: SignedRequest, headers: Mapping[str, str]) -> None:
+    """Every header that names or shapes the operation must be covered by the signature.
+
+    Otherwise a request signed over `host;x-amz-date` could have its X-Amz-Target changed from
+    DescribeIdentityPool to DeleteIdentityPool in flight and still verify. Every SDK signs
+    these; AWS's SigV4 guide says the host and every `x-amz-*` header must be signed.
+    """
+    covered = signed.signed_headers
+    for name in _OPERATION_HEADERS:
+        if name in headers and name not in covered:
+            raise _unsigned_header(name)
+    for name in headers:
+        if name.startswith("x-amz-") and name not in covered:
+            raise _unsigned_header(name)
+
+
+def _unsigned_header(name: str) -> InvalidSignatureException:
+    # [I] wording modelled on AWS's Host message.
+    return InvalidSignatureException(f"'{name}' must be a 'SignedHeader' in the AWS Authorization.")
 
 
 def _same_token(expected: str | None, given: str | None) -> bool:

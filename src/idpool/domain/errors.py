@@ -143,3 +143,29 @@ def identity_not_found(identity_id: str) -> ResourceNotFoundException:
 
 def identity_forbidden(identity_id: str) -> NotAuthorizedException:
     return NotAuthorizedException(f"Access to Identity '{identity_id}' is forbidden.")
+
+
+# --- idpool's STS endpoint (AWS Query protocol): STS's own error codes --------------------
+
+
+class InvalidIdentityTokenError(ServiceError):
+    code = "InvalidIdentityToken"
+
+
+class StsAccessDenied(ServiceError):
+    code = "AccessDenied"
+
+
+class StsValidationError(ServiceError):
+    code = "ValidationError"
+
+
+class InvalidClientTokenId(ServiceError):
+    code = "InvalidClientTokenId"
+
+
+class InvalidAction(ServiceError):
+    code = "InvalidAction"
+
+
+ASSUME_DENIED = "Not authorized to perform sts:AssumeRoleWithWebIdentity"

@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from idpool.domain.records import Credentials, Identity, Link, Pool, VerifiedLogin
+from idpool.domain.records import Credentials, Identity, Link, Pool, VendedSession, VerifiedLogin
 
 
 class Clock(Protocol):
@@ -157,6 +157,10 @@ class VendRequest:
     principal_tags: Mapping[str, str]
     authenticated: bool
     duration_seconds: int = 3600
+    # API Gateway's cognitoAuthenticationProvider for the logins used ('' for guests).
+    provider: str = ""
+    # The RoleSessionName: AWS's for the enhanced flow, the caller's for AssumeRoleWithWebIdentity.
+    session_name: str = "CognitoIdentityCredentials"
 
 
 class CredentialVendor(Protocol):
@@ -169,6 +173,28 @@ class CredentialVendor(Protocol):
 
     async def vend(self, request: VendRequest) -> Credentials:
         """Raise InvalidIdentityPoolConfigurationException when the role cannot be assumed."""
+        ...
+
+
+class IssuedTokenReader(Protocol):
+    """Reads back a token idpool issued (GetOpenIdToken, the developer token)."""
+
+    @property
+    def issuer(self) -> str: ...
+
+    async def signed_claims(self, token: str) -> Mapping[str, Any]:
+        """The claims of a well-formed token signed by one of idpool's published keys.
+
+        Raises NotAuthorizedException otherwise; checks neither iss, aud nor exp.
+        """
+        ...
+
+
+class SessionOpener(Protocol):
+    """Opens the session token of credentials idpool vended (vending/sealed.py)."""
+
+    def open(self, access_key_id: str, session_token: str) -> tuple[str, VendedSession] | None:
+        """(secret access key, session) when the pair is idpool's and intact, else None."""
         ...
 
 

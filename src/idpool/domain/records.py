@@ -128,13 +128,50 @@ class Credentials:
 
 
 @dataclass(frozen=True, slots=True)
+class VendedSession:
+    """What credentials idpool vended stand for: an identity acting in a role until `expires_at`.
+
+    `provider` is API Gateway's `cognitoAuthenticationProvider` ('' for guests). `account_id` is
+    always the pool's account: a pool may name a role ARN of any account, and idpool has no IAM
+    trust policy to prove that account agreed, so it vouches only for the pool's own account.
+    """
+
+    account_id: str
+    role_arn: str
+    session_name: str
+    identity_id: str
+    pool_id: str
+    authenticated: bool
+    provider: str
+    expires_at: float
+
+    @property
+    def role_name(self) -> str:
+        return self.role_arn.rsplit("/", 1)[-1]
+
+    @property
+    def role_account(self) -> str:
+        """The account the role ARN names (the pool's account when it names none)."""
+        parts = self.role_arn.split(":")
+        return parts[4] if len(parts) > 5 and parts[4].isdigit() else self.account_id
+
+    @property
+    def assumed_role_arn(self) -> str:
+        return f"arn:aws:sts::{self.role_account}:assumed-role/{self.role_name}/{self.session_name}"
+
+
+@dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is calling: the account of the SigV4 principal (or the default account when unsigned)."""
+    """Who is calling: the account of the SigV4 principal (or the default account when unsigned).
+
+    `session` is set when the request was signed with credentials idpool vended.
+    """
 
     account_id: str
     region: str | None = None
     access_key_id: str | None = None
     signed: bool = False
+    session: VendedSession | None = None
 
 
 @dataclass(frozen=True, slots=True)

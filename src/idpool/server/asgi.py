@@ -23,8 +23,12 @@ from idpool.domain.errors import (
     UnknownOperationException,
 )
 from idpool.server.cors import RefusalLog, normalise_origins
+from idpool.server.gateway import PREFIX as GATEWAY_PREFIX
+from idpool.server.gateway import GatewayAuth
 from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline, ApiResponse, error_response, response_headers
+from idpool.server.sts import StsEndpoint
+from idpool.wire.sts import FORM_CONTENT_TYPE, XML_CONTENT_TYPE
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -82,6 +86,8 @@ class IdpoolApp:
         console: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None,
     ) -> None:
         self._pipeline = pipeline
+        self._sts: StsEndpoint | None = None
+        self._gateway: GatewayAuth | None = None
         self._console = console
         self._settings = settings or EdgeSettings()
         self._origins = normalise_origins(self._settings.cors_origins)
@@ -100,9 +106,16 @@ class IdpoolApp:
             **self._well_known.extra_routes,
         }
 
-    def attach(self, pipeline: ApiPipeline) -> None:
+    def attach(
+        self,
+        pipeline: ApiPipeline,
+        sts: StsEndpoint | None = None,
+        gateway: GatewayAuth | None = None,
+    ) -> None:
         """Plug in the API once start-up has opened the store and the keyring."""
         self._pipeline = pipeline
+        self._sts = sts
+        self._gateway = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -153,6 +166,11 @@ class IdpoolApp:
             return
         if self._console is not None and (path == "/console" or path.startswith("/console/")):
             await self._console(scope, receive, send)
+            return
+        if self._gateway is not None and (
+            path == GATEWAY_PREFIX or path.startswith(GATEWAY_PREFIX + "/")
+        ):
+            await self._gateway(scope, receive, send)
             return
         headers = _headers(scope)
         if method == "OPTIONS":
@@ -210,6 +228,21 @@ class IdpoolApp:
             more = message.get("more_body", False)
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         query = scope.get("query_string", b"").decode("latin-1")
+        if (
+            self._sts is not None
+            and "x-amz-target" not in headers
+            and headers.get("content-type", "").startswith(FORM_CONTENT_TYPE)
+        ):
+            # The AWS Query protocol of STS: no X-Amz-Target, a form body (`Action=…`).
+            sts = await self._sts.handle("POST", "/", query, headers, body)
+            await self._plain(
+                send,
+                sts.status,
+                sts.body,
+                XML_CONTENT_TYPE,
+                [(b"x-amzn-requestid", sts.request_id.encode()), *self._cors(headers)],
+            )
+            return
         if self._pipeline is None:
             response = error_response(InternalErrorException("The server is starting."))
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ from idpool.domain.errors import (
 from idpool.domain.records import Caller
 from idpool.server.metrics import Metrics
 from idpool.service.facade import IdentityPoolService
+from idpool.service.role_policy import RolePolicy
 from idpool.wire.constraints import ConstraintChecker, validation_message
 from idpool.wire.decode import operation_from_target, parse_body
 from idpool.wire.encode import encode_error, encode_result
@@ -40,7 +41,7 @@ class RequestAuthenticator(Protocol):
 
     def __call__(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
-    ) -> Caller | None: ...
+    ) -> Awaitable[Caller | None]: ...
 
 
 class Throttle(Protocol):
@@ -68,7 +69,9 @@ class ApiPipeline:
         metrics: Metrics | None = None,
         vendor_mode: str = "local",
         clock: Callable[[], float] = time.perf_counter,
+        role_policy: RolePolicy | None = None,
     ) -> None:
+        self._role_policy = role_policy or RolePolicy()
         self._vendor_mode = vendor_mode
         self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._service = service
@@ -89,13 +92,17 @@ class ApiPipeline:
         account = "-"
         try:
             operation = operation_from_target(headers.get("x-amz-target"))
-            caller = self._authenticate(method, path, query, headers, body)
+            caller = await self._authenticate(method, path, query, headers, body)
             if caller is None:
                 if not self._public[operation]:
                     raise MissingAuthenticationTokenException("Missing Authentication Token")
                 caller = Caller(account_id=self._default_account)
             account = caller.account_id
             params = parse_body(body)
+            if caller.session is not None and not self._public[operation]:
+                # Vended credentials are never account admins unless the operator says so;
+                # refused before the input is even validated.
+                self._role_policy.check_admin(caller.session, operation, params, caller.region)
             clauses = self._checkers[operation].check(params)
             if clauses:
                 raise ValidationException(validation_message(clauses))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from idpool.domain.errors import InternalErrorException
 from idpool.domain.ports import Transaction, VendRequest
-from idpool.domain.records import Credentials
+from idpool.domain.records import Credentials, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
 from idpool.service.identities import IdentityService
 from idpool.service.roles import RoleChoice, choose_role
@@ -19,6 +19,21 @@ from idpool.service.tokens import (
 )
 
 log = logging.getLogger("idpool.credentials")
+
+
+def authentication_provider(logins: Sequence[VerifiedLogin]) -> str:
+    """API Gateway's `cognitoAuthenticationProvider` for the logins ('' for a guest).
+
+    A user-pool login reads `cognito-idp.<region>.amazonaws.com/<pool>,cognito-idp.<region>.
+    amazonaws.com/<pool>:CognitoSignIn:<sub>`; any other login is its provider name.
+    """
+    parts: list[str] = []
+    for login in logins:
+        if login.provider.startswith("cognito-idp."):
+            parts.append(f"{login.provider},{login.provider}:CognitoSignIn:{login.subject}")
+        else:
+            parts.append(login.provider)
+    return ",".join(parts)
 
 
 class CredentialService:
@@ -59,6 +74,7 @@ class CredentialService:
                 principal_tags=tags,
                 authenticated=authenticated,
                 duration_seconds=self._d.credential_seconds,
+                provider=authentication_provider(proof.logins) if authenticated else "",
             )
         )
         await self._record(identity.account_id, pool.pool_id, identity.identity_id, choice)

@@ -163,6 +163,14 @@ class OwnTokenVerifier:
             raise NotAuthorizedException(_NOT_AUTHENTICATED)
         return VerifiedLogin(provider=OWN_TOKEN_PROVIDER, subject=subject, claims=claims)
 
+    @property
+    def issuer(self) -> str:
+        return self._issuer
+
+    async def signed_claims(self, token: str) -> dict[str, Any]:
+        """The IssuedTokenReader port (idpool's STS): signature checked, claims not."""
+        return await self._verified_claims(token)
+
     async def _verified_claims(self, token: str) -> dict[str, Any]:
         """The payload of a well-formed token signed by one of our published keys."""
         parts = token.split(".")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 
@@ -46,6 +46,13 @@ class Metrics:
             "Requests that failed because the store failed",
             registry=self.registry,
         )
+        self.store_writable = Gauge(
+            "idpool_store_writable",
+            "1 while the store accepts writes, 0 since a write failed for want of space or "
+            "write access (reads may still work)",
+            registry=self.registry,
+        )
+        self.store_writable.set(1)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

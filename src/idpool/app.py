@@ -49,6 +49,9 @@ from idpool.wire.model import service_model
 
 log = logging.getLogger("idpool")
 
+# How long /ready waits for the store: a probe must answer well within its own timeout.
+READY_TIMEOUT = 1.0
+
 
 def key_secret(settings: Settings) -> str:
     """The configured key secret, or one generated once into the data directory."""
@@ -125,6 +128,7 @@ class Application:
             None,
             settings=EdgeSettings(
                 max_body_bytes=settings.max_body_bytes,
+                body_timeout_seconds=settings.body_timeout_seconds,
                 cors_origins=tuple(o.strip() for o in settings.cors_origins.split(",")),
             ),
             well_known=WellKnown(
@@ -146,7 +150,14 @@ class Application:
 
     async def startup(self) -> None:
         settings = self.settings
-        store = SqlStore(make_source(settings.database_url, pool_size=settings.db_pool_size))
+        store = SqlStore(
+            make_source(
+                settings.database_url,
+                pool_size=settings.db_pool_size,
+                timeout=settings.db_timeout_seconds,
+            )
+        )
+        self.metrics.store_writable.set_function(lambda: 1.0 if store.writable else 0.0)
         keyring = await Keyring.open(
             SqlKeyStore(store), key_secret(settings), self.clock.now, settings.region
         )
@@ -265,10 +276,22 @@ class Application:
         return self.runtime.keyring.jwks()
 
     async def _ready(self) -> tuple[bool, Mapping[str, Any]]:
+        """503 while starting or while the store does not answer a read within READY_TIMEOUT.
+
+        A store that answers reads but cannot write (full disk) stays ready: every replica
+        shares the database, so taking this one out of rotation only turns failed writes
+        into failed reads too. The body says so, as do the idpool_store_writable gauge and
+        a WARNING log line (docs/reliability.md).
+        """
         if self.runtime is None:
             return False, {"status": "starting"}
-        ok = await self.runtime.store.ping()
-        return ok, {"status": "ready" if ok else "store unreachable"}
+        store = self.runtime.store
+        timeout = min(READY_TIMEOUT, self.settings.db_timeout_seconds)
+        if not await store.ping(timeout=timeout):
+            return False, {"status": "store unreachable"}
+        if not store.writable:
+            return True, {"status": "ready", "writable": False}
+        return True, {"status": "ready"}
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -71,6 +71,11 @@ def failure_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     ]
 
 
+def guest_pool(client: httpx.Client, name: str) -> str:
+    params = {"IdentityPoolName": name, "AllowUnauthenticatedIdentities": True}
+    return str(ok(call(client, "CreateIdentityPool", params))["IdentityPoolId"])
+
+
 def timed_get_id(url: str, pool_id: str) -> tuple[float, httpx.Response]:
     with httpx.Client(base_url=url, timeout=30) as client:
         started = time.monotonic()
@@ -94,13 +99,7 @@ def test_a_stalled_database_answers_within_the_deadline_and_recovers(
 ) -> None:
     server, proxy = behind_proxy
     with httpx.Client(base_url=server.url, timeout=30) as client:
-        pool_id = ok(
-            call(
-                client,
-                "CreateIdentityPool",
-                {"IdentityPoolName": "stall", "AllowUnauthenticatedIdentities": True},
-            )
-        )["IdentityPoolId"]
+        pool_id = guest_pool(client, "stall")
         with concurrent.futures.ThreadPoolExecutor(CONCURRENT + 1) as workers:
             # Open the whole pool first, so that the stall catches requests mid-statement.
             warm = [workers.submit(timed_get_id, server.url, pool_id) for _ in range(CONCURRENT)]
@@ -149,13 +148,7 @@ def test_a_cut_connection_is_logged_counted_and_replaced(
 ) -> None:
     server, proxy = behind_proxy
     with httpx.Client(base_url=server.url, timeout=30) as client:
-        pool_id = ok(
-            call(
-                client,
-                "CreateIdentityPool",
-                {"IdentityPoolName": "cut", "AllowUnauthenticatedIdentities": True},
-            )
-        )["IdentityPoolId"]
+        pool_id = guest_pool(client, "cut")
         errors_before = store_errors(client)
         proxy.cut()
         took, response = timed_get_id(server.url, pool_id)
@@ -207,13 +200,7 @@ def test_a_dropped_table_is_logged_and_counted(
 ) -> None:
     server, url = own_server
     with httpx.Client(base_url=server.url, timeout=30) as client:
-        pool_id = ok(
-            call(
-                client,
-                "CreateIdentityPool",
-                {"IdentityPoolName": "dropped", "AllowUnauthenticatedIdentities": True},
-            )
-        )["IdentityPoolId"]
+        pool_id = guest_pool(client, "dropped")
         errors_before = store_errors(client)
         drop_table(url, "identities")
         response = call(client, "GetId", {"IdentityPoolId": pool_id})
@@ -280,13 +267,7 @@ def test_sqlite_on_a_full_disk_reads_but_reports_it_cannot_write(
 ) -> None:
     server, disk = full_disk_server
     with httpx.Client(base_url=server.url, timeout=30) as client:
-        pool_id = ok(
-            call(
-                client,
-                "CreateIdentityPool",
-                {"IdentityPoolName": "full", "AllowUnauthenticatedIdentities": True},
-            )
-        )["IdentityPoolId"]
+        pool_id = guest_pool(client, "full")
         known = ok(call(client, "GetId", {"IdentityPoolId": pool_id}))["IdentityId"]
         assert store_writable(client) == 1
         errors_before = store_errors(client)

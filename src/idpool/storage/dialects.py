@@ -164,20 +164,20 @@ class SqliteSource:
     ) -> AsyncIterator[_SyncExecutor]:
         # Statements run synchronously (microseconds; a locked file waits busy_timeout), so
         # the deadline bounds the wait for the connection, held by one transaction at a time.
-        try:
-            async with asyncio.timeout(self._timeout if timeout is None else timeout):
-                await self._lock.acquire()
-        except TimeoutError as exc:
-            raise StoreFailure("no turn on the SQLite connection within the deadline") from exc
+        if self._lock.locked():  # the uncontended hot path skips the timer
+            try:
+                async with asyncio.timeout(self._timeout if timeout is None else timeout):
+                    await self._lock.acquire()
+            except TimeoutError as exc:
+                raise StoreFailure("no turn on the SQLite connection within the deadline") from exc
+        else:
+            await self._lock.acquire()
         try:
             # Transaction control straight on the driver connection (autocommit mode):
             # through SQLAlchemy it costs more than the statements of a typical request.
             driver = self._driver
             try:
                 driver.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise store_error(exc) from exc
-            try:
                 yield self._executor
                 driver.execute("COMMIT")
             except BaseException as exc:

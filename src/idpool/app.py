@@ -333,7 +333,7 @@ def apply_seed_to_database(settings: Settings, seed: Seed) -> list[Pool]:
     """Apply a loaded seed file to the database before the server starts (idempotent)."""
 
     async def run() -> list[Pool]:
-        store = SqlStore(make_source(settings.database_url))
+        store = SqlStore(make_source(settings.database_url, timeout=settings.db_timeout_seconds))
         try:
             deps = ServiceDeps(
                 store=store,
@@ -351,7 +351,7 @@ def apply_seed_to_database(settings: Settings, seed: Seed) -> list[Pool]:
 
 async def rotate_keys(settings: Settings) -> str:
     """Make a new active signing key; the old one stays published until its tokens expire."""
-    store = SqlStore(make_source(settings.database_url))
+    store = SqlStore(make_source(settings.database_url, timeout=settings.db_timeout_seconds))
     try:
         clock = SystemClock()
         keyring = await Keyring.open(

@@ -8,6 +8,9 @@
 
 SQLAlchemy's own error text holds the SQL statement and its parameters (login subjects,
 identity ids), so `cause` is built from the driver's primary message only.
+
+`Writability` keeps what write failures say about the database over time (`/ready` and the
+`idpool_store_writable` gauge report it).
 """
 
 from __future__ import annotations

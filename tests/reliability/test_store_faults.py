@@ -143,6 +143,23 @@ def test_a_stalled_database_answers_within_the_deadline_and_recovers(
         assert store_errors(client) == errors_before + CONCURRENT
 
 
+def test_ready_answers_503_within_a_second_while_the_store_stalls(
+    behind_proxy: tuple[LiveServer, StallingProxy],
+) -> None:
+    server, proxy = behind_proxy
+    assert timed_ready(server.url)[1].status_code == 200  # a pooled connection now exists
+    proxy.stall()
+    # First the idle pooled connection is tried (its query is cut at the probe's deadline),
+    # then a new connection, whose connect hangs.
+    for _ in range(2):
+        took, answer = timed_ready(server.url)
+        assert (answer.status_code, answer.json()) == (503, {"status": "store unreachable"})
+        assert took < READY_BOUND, took
+    proxy.resume()
+    took, answer = timed_ready(server.url)
+    assert (answer.status_code, answer.json()) == (200, {"status": "ready"})
+
+
 def test_a_cut_connection_is_logged_counted_and_replaced(
     behind_proxy: tuple[LiveServer, StallingProxy], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -468,7 +468,7 @@ class SqlStore:
 
     @property
     def writable(self) -> bool:
-        """False since a write failed because the database cannot write (see dialects.py)."""
+        """False since a write failed because the database cannot write (storage/errors.py)."""
         return self._source.writability.writable
 
     async def ping(self, timeout: float | None = None) -> bool:

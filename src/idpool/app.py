@@ -58,6 +58,9 @@ from idpool.wire.model import operation_names, public_operations, service_model
 
 log = logging.getLogger("idpool")
 
+# How long /ready waits for the store: a probe must answer well within its own timeout.
+READY_TIMEOUT = 1.0
+
 
 def key_secret(settings: Settings) -> str:
     """The configured key secret, or one generated once into the data directory."""
@@ -152,6 +155,7 @@ class Application:
             None,
             settings=EdgeSettings(
                 max_body_bytes=settings.max_body_bytes,
+                body_timeout_seconds=settings.body_timeout_seconds,
                 cors_origins=tuple(o.strip() for o in settings.cors_origins.split(",")),
             ),
             well_known=WellKnown(
@@ -177,7 +181,14 @@ class Application:
 
     async def startup(self) -> None:
         settings = self.settings
-        store = SqlStore(make_source(settings.database_url, pool_size=settings.db_pool_size))
+        store = SqlStore(
+            make_source(
+                settings.database_url,
+                pool_size=settings.db_pool_size,
+                timeout=settings.db_timeout_seconds,
+            )
+        )
+        self.metrics.store_writable.set_function(lambda: 1.0 if store.writable else 0.0)
         secret = key_secret(settings)
         keyring = await Keyring.open(SqlKeyStore(store), secret, self.clock.now, settings.region)
         # Vended credentials are sealed with a key derived from the shared key secret, so every
@@ -345,10 +356,22 @@ class Application:
         return self.runtime.keyring.jwks()
 
     async def _ready(self) -> tuple[bool, Mapping[str, Any]]:
+        """503 while starting or while the store does not answer a read within READY_TIMEOUT.
+
+        A store that answers reads but cannot write (full disk) stays ready: every replica
+        shares the database, so taking this one out of rotation only turns failed writes
+        into failed reads too. The body says so, as do the idpool_store_writable gauge and
+        a WARNING log line (docs/reliability.md).
+        """
         if self.runtime is None:
             return False, {"status": "starting"}
-        ok = await self.runtime.store.ping()
-        return ok, {"status": "ready" if ok else "store unreachable"}
+        store = self.runtime.store
+        timeout = min(READY_TIMEOUT, self.settings.db_timeout_seconds)
+        if not await store.ping(timeout=timeout):
+            return False, {"status": "store unreachable"}
+        if not store.writable:
+            return True, {"status": "ready", "writable": False}
+        return True, {"status": "ready"}
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -390,7 +413,7 @@ def apply_seed_to_database(settings: Settings, seed: Seed) -> list[Pool]:
     """Apply a loaded seed file to the database before the server starts (idempotent)."""
 
     async def run() -> list[Pool]:
-        store = SqlStore(make_source(settings.database_url))
+        store = SqlStore(make_source(settings.database_url, timeout=settings.db_timeout_seconds))
         try:
             deps = ServiceDeps(
                 store=store,
@@ -410,7 +433,7 @@ def apply_seed_to_database(settings: Settings, seed: Seed) -> list[Pool]:
 
 async def rotate_keys(settings: Settings) -> str:
     """Make a new active signing key; the old one stays published until its tokens expire."""
-    store = SqlStore(make_source(settings.database_url))
+    store = SqlStore(make_source(settings.database_url, timeout=settings.db_timeout_seconds))
     try:
         clock = SystemClock()
         keyring = await Keyring.open(

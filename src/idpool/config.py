@@ -39,6 +39,13 @@ class Settings:
             "keep replicas x this under the server's max_connections"
         },
     )
+    db_timeout_seconds: float = field(
+        default=5.0,
+        metadata={
+            "doc": "longest a request waits for the database (a connection, its statements "
+            "and COMMIT); past it the request answers InternalErrorException"
+        },
+    )
     migrate: bool | None = field(
         default=None,
         metadata={
@@ -136,6 +143,13 @@ class Settings:
         default=None, metadata={"doc": "seed file applied at start-up (idempotent)"}
     )
     max_body_bytes: int = field(default=1024 * 1024, metadata={"doc": "request body limit"})
+    body_timeout_seconds: float = field(
+        default=10.0,
+        metadata={
+            "doc": "longest a client may take to send a whole request body; past it the "
+            "request answers 408 RequestTimeoutException"
+        },
+    )
     cors_origins: str = field(
         default="*", metadata={"doc": "comma-separated allowed browser origins, or *"}
     )

@@ -34,8 +34,8 @@ from tests.reliability.support import (
 
 pytestmark = [pytest.mark.outage, pytest.mark.timeout(240)]
 
-# The longest a call may take while the database is down: the PostgreSQL connect timeout and
-# pool timeout (5 s each in storage/dialects.py) plus slack for a loaded CI machine.
+# The longest a call may take while the database is down: the store deadline
+# (--db-timeout-seconds, 5 s, storage/dialects.py) plus slack for a loaded CI machine.
 OUTAGE_ANSWER_BOUND = 15.0
 DOWNTIME = 4.0
 WATCHDOG_SECONDS = 90

@@ -68,6 +68,21 @@ class InternalErrorException(ServiceError):
     code = "InternalErrorException"
 
 
+class StoreFailure(InternalErrorException):
+    """The store failed in a way that running the transaction again cannot fix: unreachable,
+    no answer within the deadline, unable to write, a broken schema.
+
+    Clients get the plain InternalErrorException; `cause` is one line for the operator's log
+    (the driver's own words, never SQL text or parameters) and `cannot_write` says that the
+    database refused to write (full disk, read-only) while it may still answer reads.
+    """
+
+    def __init__(self, cause: str, *, cannot_write: bool = False) -> None:
+        super().__init__("The identity store is unavailable.")
+        self.cause = cause
+        self.cannot_write = cannot_write
+
+
 # Protocol-level errors: raised by the wire and auth layers, never by business rules.
 
 

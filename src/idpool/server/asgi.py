@@ -52,7 +52,7 @@ class EdgeSettings:
     max_body_bytes: int = 1024 * 1024
     max_header_bytes: int = 32 * 1024
     max_headers: int = 128
-    body_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 10.0  # for the whole body, however it is chunked
     cors_origins: tuple[str, ...] = ("*",)
     cors_max_age: int = 86400
 
@@ -207,25 +207,29 @@ class IdpoolApp:
         chunks: list[bytes] = []
         size = 0
         more = True
-        while more:
-            try:
-                # asyncio.timeout, not wait_for: no task per chunk on the hot path.
-                async with asyncio.timeout(self._settings.body_timeout_seconds):
+        # One deadline for the whole body, not per chunk: a client dribbling a byte every few
+        # seconds must not hold the connection for ever. asyncio.timeout, not wait_for: no
+        # task per request on the hot path.
+        try:
+            async with asyncio.timeout(self._settings.body_timeout_seconds):
+                while more:
                     message = await receive()
-            except TimeoutError:
-                await self._refuse(
-                    send, headers, RequestTimeoutException("The request body arrived too slowly.")
-                )
-                return
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await self._too_large(send, headers)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
+                    if message["type"] == "http.disconnect":
+                        return
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        break
+                    chunks.append(chunk)
+                    more = message.get("more_body", False)
+        except TimeoutError:
+            await self._refuse(
+                send, headers, RequestTimeoutException("The request body arrived too slowly.")
+            )
+            return
+        if size > limit:
+            await self._too_large(send, headers)
+            return
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         query = scope.get("query_string", b"").decode("latin-1")
         if (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from idpool.server.call_history import CallHistory
@@ -50,6 +50,13 @@ class Metrics:
         )
         # Per-minute calls of the last day, for the console's charts (not exported).
         self.calls = CallHistory()
+        self.store_writable = Gauge(
+            "idpool_store_writable",
+            "1 while the store accepts writes, 0 since a write failed for want of space or "
+            "write access (reads may still work)",
+            registry=self.registry,
+        )
+        self.store_writable.set(1)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -18,6 +18,7 @@ from idpool.domain.errors import (
     InternalErrorException,
     MissingAuthenticationTokenException,
     ServiceError,
+    StoreFailure,
     ValidationException,
 )
 from idpool.domain.records import Caller
@@ -111,6 +112,17 @@ class ApiPipeline:
                 self._throttle.check(caller.account_id, operation)
             result = await OPERATIONS[operation](self._service, caller, params)
             response = ApiResponse(200, encode_result(operation, result), request_id)
+        except StoreFailure as error:
+            # The client gets a plain InternalErrorException; the operator gets the cause.
+            log.error(
+                "store failure in %s: %s",
+                operation,
+                error.cause,
+                extra={"request_id": request_id, "operation": operation, "account": account},
+            )
+            if self._metrics is not None:
+                self._metrics.store_errors.inc()
+            response = error_response(error, request_id)
         except ServiceError as error:
             response = error_response(error, request_id)
         except Exception:

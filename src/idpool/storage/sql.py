@@ -17,14 +17,14 @@ from typing import Any, Protocol, cast
 import orjson
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Result
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 
-from idpool.domain.errors import InternalErrorException
 from idpool.domain.ports import AuditEvent, StoreConflict, StoredKey
 from idpool.domain.records import Identity, Link, Pool
 from idpool.storage import tables as t
 from idpool.storage.codec import pool_config_json, pool_from_row
+from idpool.storage.errors import Writability, store_error
 
 
 class Executor(Protocol):
@@ -151,8 +151,8 @@ class SqlTransaction:
     async def _run(self, statement: Executable, params: Any = None) -> Result[Any]:
         try:
             return await self._x.execute(statement, params)
-        except IntegrityError as exc:
-            raise StoreConflict(str(exc.orig)) from exc
+        except DBAPIError as exc:
+            raise store_error(exc) from exc
 
     # pools -------------------------------------------------------------------------------
 
@@ -452,17 +452,6 @@ def _after(order_col: Any, id_col: Any, after: tuple[float, str]) -> Any:
     return and_(order_col >= at, or_(order_col > at, id_col > last_id))
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Serialization failures and deadlocks that a retry of the whole transaction resolves."""
-    if isinstance(exc, OperationalError):
-        text = str(exc.orig).lower()
-        return "locked" in text or "busy" in text or "deadlock" in text
-    if isinstance(exc, DBAPIError):
-        code = getattr(exc.orig, "sqlstate", None)
-        return code in {"40001", "40P01"}
-    return False
-
-
 class SqlStore:
     """The Store port over a dialect-specific connection source (see dialects.py)."""
 
@@ -477,9 +466,7 @@ class SqlStore:
         except StoreConflict:
             raise
         except DBAPIError as exc:
-            if isinstance(exc, IntegrityError) or is_transient(exc):
-                raise StoreConflict(str(exc.orig)) from exc
-            raise InternalErrorException("The identity store is unavailable.") from exc
+            raise store_error(exc) from exc
 
     async def close(self) -> None:
         await self._source.close()
@@ -488,10 +475,16 @@ class SqlStore:
     def dialect_name(self) -> str:
         return self._source.dialect_name
 
-    async def ping(self) -> bool:
+    @property
+    def writable(self) -> bool:
+        """False since a write failed because the database cannot write (storage/errors.py)."""
+        return self._source.writability.writable
+
+    async def ping(self, timeout: float | None = None) -> bool:
+        """Whether the store answers a read of its schema within `timeout` seconds."""
         try:
-            async with self.transaction(readonly=True) as tx:
-                await tx.count_pools("-", "-")
+            async with self._source.begin(readonly=True, timeout=timeout) as executor:
+                await SqlTransaction(executor, row_locks=False).count_pools("-", "-")
         except Exception:
             return False
         return True
@@ -500,8 +493,9 @@ class SqlStore:
 class TransactionSource(Protocol):
     row_locks: bool
     dialect_name: str
+    writability: Writability
 
-    def begin(self, *, readonly: bool) -> Any:
+    def begin(self, *, readonly: bool, timeout: float | None = None) -> Any:
         """An async context manager yielding an Executor inside a transaction."""
         ...
 

@@ -51,8 +51,10 @@ async def cached_pool(deps: ServiceDeps, pool_id: str, account_id: str | None = 
     return _visible(pool, pool_id, account_id)
 
 
-async def identity_and_pool(tx: Transaction, identity_id: str) -> tuple[Identity, Pool]:
-    identity = await tx.get_identity(identity_id, for_update=True)
+async def identity_and_pool(
+    tx: Transaction, identity_id: str, *, for_update: bool = True
+) -> tuple[Identity, Pool]:
+    identity = await tx.get_identity(identity_id, for_update=for_update)
     if identity is None:
         raise identity_not_found(identity_id)
     pool = await tx.get_pool(identity.pool_id)
@@ -155,8 +157,10 @@ class IdentityService:
             return Proof(identity, pool, tuple(verified))
 
         async def work(tx: Transaction) -> tuple[Identity, Pool]:
-            current_identity, current = await identity_and_pool(tx, identity_id)
-            resolved = await link_logins(self._d, tx, current, current_identity, verified)
+            # link_logins locks the identity (with the logins' owners, in one order) and
+            # refuses it when it is disabled by then.
+            _, current = await identity_and_pool(tx, identity_id, for_update=False)
+            resolved = await link_logins(self._d, tx, current, identity_id, verified)
             return resolved, current
 
         identity, pool = await in_transaction(self._d.store, work)
@@ -203,8 +207,10 @@ class IdentityService:
         async def work(tx: Transaction) -> list[tuple[str, str]]:
             unprocessed: list[tuple[str, str]] = []
             now = self._d.clock.now()
+            # One locking read in id order: two deletes of overlapping lists cannot deadlock.
+            found = {i.identity_id: i for i in await tx.lock_identities(list(identity_ids))}
             for identity_id in dict.fromkeys(identity_ids):
-                identity = await tx.get_identity(identity_id, for_update=True)
+                identity = found.get(identity_id)
                 if identity is None:
                     continue
                 if identity.account_id != caller.account_id:

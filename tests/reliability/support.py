@@ -68,6 +68,31 @@ def known_error_codes() -> frozenset[str]:
     return frozenset(codes)
 
 
+@cache
+def common_error_codes() -> frozenset[str]:
+    """AWS's common errors (the domain's ProtocolError subclasses): any operation may answer them."""
+    from idpool.domain import errors
+
+    return frozenset(kind.code for kind in errors.ProtocolError.__subclasses__())
+
+
+def declared_errors(operation: str) -> frozenset[str]:
+    """The error shapes botocore's model lists for the operation, read at run time."""
+    return frozenset(e.name for e in service_model().operation_model(operation).error_shapes)
+
+
+def assert_declared(operation: str | None, code: str) -> None:
+    """An operation answers only errors its model declares, or AWS's common errors.
+
+    SDKs generate an exception class per declared error and treat other codes as unknown;
+    some retry unknown codes that look like throttling (LimitExceededException).
+    """
+    if operation is None or operation not in service_model().operation_names:
+        return  # no operation ran: the answer can only be a common error
+    allowed = declared_errors(operation) | common_error_codes()
+    assert code in allowed, f"{operation} answered {code}, which its model does not declare"
+
+
 # --- raw, optionally signed HTTP -----------------------------------------------------------
 
 
@@ -177,14 +202,15 @@ def aws_error(response: httpx.Response) -> tuple[str, str]:
 
 
 def assert_aws_answer(response: httpx.Response, operation: str | None) -> None:
-    """Every answer is an AWS-shaped 4xx, or a 2xx that botocore parses as the operation's output.
+    """Every answer is an AWS-shaped 4xx of an error the operation declares (or a common one),
+    or a 2xx that botocore parses as the operation's output.
 
     Never a 5xx: a 500 tells SDKs to retry, and for bad input that retry can never succeed.
     """
     status = response.status_code
     assert status < 500, f"{operation}: {status} {response.text[:500]}"
     if status >= 400:
-        aws_error(response)
+        assert_declared(operation, aws_error(response)[0])
         return
     assert status == 200, f"{operation}: {status} {response.text[:500]}"
     assert operation is not None

@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 
 from idpool.domain.errors import (
     UNSUPPORTED_DEVELOPER_PROVIDER,
+    ExternalServiceException,
+    InternalErrorException,
     InvalidParameterException,
     NotAuthorizedException,
     ResourceConflictException,
@@ -93,7 +95,14 @@ class DeveloperService:
     ) -> tuple[str, str]:
         pool = await self._pool(caller, pool_id)
         developer, others = _developer_login(pool, logins)
-        verified = [developer, *await verify_logins(self._d, pool, others, own_tokens=False)]
+        try:
+            public = await verify_logins(self._d, pool, others, own_tokens=False)
+        except ExternalServiceException as exc:
+            # The one operation with public logins that does not declare ExternalService-
+            # Exception; InternalErrorException is declared, and SDKs retry it, as an
+            # unreachable provider wants.
+            raise InternalErrorException(exc.message) from exc
+        verified = [developer, *public]
         owners = await owners_of(self._d, pool_id, verified)
         known = owners[0]
         if known is not None and all(o == known for o in owners) and identity_id in (None, known):

@@ -88,6 +88,9 @@ def assert_never_resolves_to(
     with pytest.raises(ClientError) as exc:
         unsigned.get_credentials_for_identity(IdentityId=survivor, Logins={OWN: token})
     assert error_of(exc) == expected
+    with pytest.raises(ClientError) as exc:
+        unsigned.unlink_identity(IdentityId=survivor, Logins={OWN: token}, LoginsToRemove=[FB])
+    assert error_of(exc) == expected
 
 
 def test_developer_unlink_of_the_last_user(cognito: Any, unsigned: Any, pool: str) -> None:

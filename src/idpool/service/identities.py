@@ -20,7 +20,7 @@ from idpool.domain.ids import OWN_TOKEN_PROVIDER, region_of
 from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, Identity, IdentityView, Page, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
-from idpool.service.logins import link_logins, verify_logins
+from idpool.service.logins import active, link_logins, verify_logins
 from idpool.service.paging import decode_keyset, encode_token
 from idpool.service.pools import owned_pool
 
@@ -233,9 +233,14 @@ class IdentityService:
         verified = await verify_logins(self._d, pool, logins, own_tokens=True)
 
         async def work(tx: Transaction) -> None:
-            identity, current = await identity_and_pool(tx, identity_id)
-            if identity.disabled:
-                raise identity_forbidden(identity_id)
+            _, current = await identity_and_pool(tx, identity_id, for_update=False)
+            # The identity and every identity our own tokens name, locked in one order: a
+            # disabled one is forbidden, a deleted one not found (as in link_logins).
+            own_ids = [v.subject for v in verified if v.provider == OWN_TOKEN_PROVIDER]
+            locked = {i.identity_id: i for i in await tx.lock_identities([identity_id, *own_ids])}
+            identity = active(locked.get(identity_id), identity_id, current)
+            for own_id in own_ids:
+                active(locked.get(own_id), own_id, current)
             links = await tx.links_of([identity_id])
             mine = {(ln.provider, ln.subject) for ln in links}
             proven = any(

@@ -105,9 +105,13 @@ class Replicas:
         return [s.url for s in self.servers]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def replicas(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
-    """Two `idpool serve` processes on one database (PostgreSQL schema or SQLite file)."""
+    """Two `idpool serve` processes on a database of their own (PostgreSQL schema or SQLite file).
+
+    One database per test, not per module: a storm that broke the link graph must fail alone,
+    never hand its broken rows to the next seed (the checks are also scoped to each pool).
+    """
     workdir = tmp_path_factory.mktemp("replicas")
     if backend == "postgresql":
         from tests.support.postgres import postgres_schema
@@ -274,12 +278,12 @@ def test_link_merge_unlink_delete_storm(replicas: Replicas, seed: int) -> None:
     pool_id = new_pool(replicas.urls[0])
     storm = Storm(pool_id, random.Random(seed))
     asyncio.run(run_storm(replicas.urls, storm, calls=320))
-    assert link_violations(replicas.database_url) == {}
+    assert link_violations(replicas.database_url, pool_id) == {}
     # The storm really raced the interesting paths, not only error answers.
     assert storm.answers.get("GetId:OK", 0) > 10, storm.answers
     assert storm.answers.get("GetOpenIdTokenForDeveloperIdentity:OK", 0) > 5, storm.answers
     assert_api_agrees_with_links(replicas.urls[1], replicas.database_url, pool_id)
-    assert link_violations(replicas.database_url) == {}
+    assert link_violations(replicas.database_url, pool_id) == {}
 
 
 def test_storm_on_the_session_server(server: LiveServer, database_url: str) -> None:
@@ -287,7 +291,7 @@ def test_storm_on_the_session_server(server: LiveServer, database_url: str) -> N
     pool_id = new_pool(server.url)
     storm = Storm(pool_id, random.Random(7))
     asyncio.run(run_storm([server.url], storm, calls=320))
-    assert link_violations(database_url) == {}
+    assert link_violations(database_url, pool_id) == {}
     assert_api_agrees_with_links(server.url, database_url, pool_id)
 
 
@@ -322,3 +326,11 @@ def test_the_invariant_queries_catch_a_broken_link_graph(tmp_path: Path) -> None
         "identity with two users of one public provider",
         "linked identity that is disabled or unauthenticated",
     }
+    # Scoped to a pool, the checks see that pool's rows only (another test's broken rows in a
+    # shared database neither fail nor excuse this one).
+    assert set(link_violations(url, pool)) == {
+        "link whose identity does not exist",
+        "identity with two users of one public provider",
+        "linked identity that is disabled or unauthenticated",
+    }
+    assert link_violations(url, "us-east-1:00000000-0000-4000-8000-00000000000f") == {}

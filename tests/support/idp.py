@@ -43,6 +43,10 @@ def b64json(value: Any) -> str:
     return b64url(json.dumps(value, separators=(",", ":")).encode())
 
 
+# 100 kB of "[": well under the 512 KiB answer cap, far deeper than json.loads can recurse.
+NESTED_JSON = b"[" * 100_000
+
+
 class LoopbackServer:
     """A ThreadingHTTPServer on 127.0.0.1:0 answering GETs through `route`.
 
@@ -139,6 +143,8 @@ class LocalIdentityProvider:
             return 503, b'{"message":"unavailable"}'
         if self.mode == "garbage":
             return 200, b"<html>not json</html>"
+        if self.mode == "nested":
+            return 200, NESTED_JSON
         if path.endswith("/.well-known/openid-configuration"):
             return 200, _json({"issuer": self.issuer, "jwks_uri": self.jwks_url})
         if path.endswith("/jwks.json"):
@@ -146,7 +152,8 @@ class LocalIdentityProvider:
         return 404, b"{}"
 
     def down(self, mode: str = "503") -> None:
-        """`503`, `garbage` (200 with HTML) or `closed` (connection dropped unanswered)."""
+        """`503`, `garbage` (200 with HTML), `nested` (200 with JSON nested too deep to parse)
+        or `closed` (connection dropped unanswered)."""
         self.mode = mode
 
     def up(self) -> None:
@@ -260,6 +267,8 @@ class FakeSocialProvider:
             return None
         if self.mode == "503":
             return 503, b"{}"
+        if self.mode == "nested":
+            return 200, NESTED_JSON
         token = query.get("access_token", [""])[0]
         error = 400, _json({"error": {"type": "OAuthException", "code": 190}})
         if path == "/app":

@@ -13,14 +13,15 @@ import uvicorn
 
 from idpool.app import Application, bind_socket, prepare_database, uvicorn_config
 from idpool.config import Settings
+from idpool.service.system import SystemClock
 
 
 class LiveServer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: SystemClock | None = None) -> None:
         self.sock = bind_socket("127.0.0.1", 0)
         self.port = self.sock.getsockname()[1]
         self.settings = replace(settings, host="127.0.0.1", port=self.port)
-        self.application = Application(self.settings)
+        self.application = Application(self.settings, clock=clock)
         self.server = uvicorn.Server(uvicorn_config(self.application))
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
@@ -55,10 +56,21 @@ def settings_for_tests(database_url: str, **overrides: Any) -> Settings:
     return replace(settings, **overrides)
 
 
+class HeldClock(SystemClock):
+    """A wall clock that stands still at the moment it was made: rate quotas never refill,
+    so how many requests a burst admits does not depend on how fast the machine is."""
+
+    def __init__(self) -> None:
+        self._at = time.time()
+
+    def now(self) -> float:
+        return self._at
+
+
 @contextmanager
-def live_server(settings: Settings) -> Iterator[LiveServer]:
+def live_server(settings: Settings, *, clock: SystemClock | None = None) -> Iterator[LiveServer]:
     prepare_database(settings)
-    server = LiveServer(settings).start()
+    server = LiveServer(settings, clock=clock).start()
     try:
         yield server
     finally:

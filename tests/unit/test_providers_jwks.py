@@ -245,3 +245,18 @@ def test_stale_keys_bridge_an_outage_but_not_an_unknown_kid(idp: LocalIdentityPr
             return results
 
     assert asyncio.run(go()) == ["ok: s", "ok: s", "unreachable", "unreachable"]
+
+
+def test_a_jwks_nested_too_deep_is_unreachable_not_a_crash(idp: LocalIdentityProvider) -> None:
+    """A provider answering JSON nested thousands deep gives ExternalServiceException (it used
+    to escape the JSON decoder as RecursionError, a 500)."""
+    idp.down("nested")
+    clock = Clock()
+
+    async def go() -> str:
+        async with httpx.AsyncClient(timeout=2) as http:
+            cfg = load_providers_config(settings({"jwks_url": idp.jwks_url}))
+            verifier = build_login_verifier(cfg, http, clock, None)
+            return await outcome(verifier, idp.token(idp.claims(clock.now, sub="n")))
+
+    assert asyncio.run(go()) == "unreachable"

@@ -105,7 +105,7 @@ def test_twitter_verify_credentials_with_oauth1(fake: FakeSocialProvider) -> Non
     assert refused(fake, "api.twitter.com", "unknown;secret").startswith("Invalid login token.")
 
 
-@pytest.mark.parametrize("mode", ["503", "closed"])
+@pytest.mark.parametrize("mode", ["503", "closed", "nested"])
 def test_provider_outage_is_external_service_error(fake: FakeSocialProvider, mode: str) -> None:
     fake.mode = mode
     for key, token in (

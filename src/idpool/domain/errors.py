@@ -20,10 +20,6 @@ class ServiceError(Exception):
         return f"{type(self).__name__}({self.message!r})"
 
 
-class ValidationException(ServiceError):
-    code = "ValidationException"
-
-
 class InvalidParameterException(ServiceError):
     code = "InvalidParameterException"
 
@@ -86,47 +82,60 @@ class StoreFailure(InternalErrorException):
 # Protocol-level errors: raised by the wire and auth layers, never by business rules.
 
 
-class SerializationException(ServiceError):
+class ProtocolError(ServiceError):
+    """One of AWS's common errors, answered before (or instead of) running an operation.
+
+    Any operation may answer these (AWS lists them once, as the API's common errors), so they
+    are not in an operation's model `errors`; every other ServiceError an operation raises
+    must be (tests/reliability/support.py checks each answer against botocore's model).
+    """
+
+
+class ValidationException(ProtocolError):
+    code = "ValidationException"
+
+
+class SerializationException(ProtocolError):
     code = "SerializationException"
 
 
-class UnknownOperationException(ServiceError):
+class UnknownOperationException(ProtocolError):
     code = "UnknownOperationException"
 
 
-class MissingAuthenticationTokenException(ServiceError):
+class MissingAuthenticationTokenException(ProtocolError):
     code = "MissingAuthenticationTokenException"
 
 
-class IncompleteSignatureException(ServiceError):
+class IncompleteSignatureException(ProtocolError):
     code = "IncompleteSignatureException"
 
 
-class InvalidSignatureException(ServiceError):
+class InvalidSignatureException(ProtocolError):
     code = "InvalidSignatureException"
 
 
-class UnrecognizedClientException(ServiceError):
+class UnrecognizedClientException(ProtocolError):
     code = "UnrecognizedClientException"
 
 
-class ExpiredTokenException(ServiceError):
+class ExpiredTokenException(ProtocolError):
     code = "ExpiredTokenException"
 
 
-class AccessDeniedException(ServiceError):
+class AccessDeniedException(ProtocolError):
     code = "AccessDeniedException"
 
 
-class RequestEntityTooLargeException(ServiceError):
+class RequestEntityTooLargeException(ProtocolError):
     code = "RequestEntityTooLargeException"
 
 
-class RequestHeaderFieldsTooLargeException(ServiceError):
+class RequestHeaderFieldsTooLargeException(ProtocolError):
     code = "RequestHeaderFieldsTooLargeException"
 
 
-class RequestTimeoutException(ServiceError):
+class RequestTimeoutException(ProtocolError):
     code = "RequestTimeoutException"
 
 

@@ -59,6 +59,16 @@ class Transaction(Protocol):
     async def get_identity(
         self, identity_id: str, *, for_update: bool = False
     ) -> Identity | None: ...
+    async def lock_identities(self, identity_ids: Sequence[str]) -> list[Identity]:
+        """The identities that exist among `identity_ids`, locked until the transaction ends.
+
+        Rows are locked in identity-id order (so two transactions locking overlapping sets
+        cannot deadlock) and read after the lock is granted, so a `disabled` flag or a deletion
+        committed while this transaction waited is what comes back. A store whose write
+        transactions are serialized (SQLite) reads them without row locks.
+        """
+        ...
+
     async def insert_identity(self, identity: Identity) -> None: ...
     async def update_identity(self, identity: Identity) -> None: ...
     async def delete_identity(self, identity_id: str) -> None: ...

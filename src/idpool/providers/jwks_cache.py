@@ -16,7 +16,6 @@ points elsewhere) is a derived URL — https and public addresses only.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 
 from idpool.domain.errors import ExternalServiceException
+from idpool.providers import untrusted_json
 from idpool.providers.fetch import MAX_BODY_BYTES, Fetcher, FetchError, loggable
 
 log = logging.getLogger("idpool.providers")
@@ -170,7 +170,7 @@ def _json(raw: bytes, where: str) -> Any:
         log.warning("key document too large: %s", where)
         raise ExternalServiceException(UNREACHABLE)
     try:
-        return json.loads(raw)
+        return untrusted_json.loads(raw)
     except ValueError:
         log.warning("key document is not JSON: %s", where)
         raise ExternalServiceException(UNREACHABLE) from None

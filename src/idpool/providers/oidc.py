@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import Key
 
 from idpool.domain.errors import NotAuthorizedException
+from idpool.providers import untrusted_json
 from idpool.providers.jwks_cache import JwksCache, KeySource
 from idpool.providers.targets import Checked, Target
 
@@ -59,7 +59,7 @@ class UnverifiedJwt:
 
 def _b64json(part: str) -> Any:
     padded = part + "=" * (-len(part) % 4)
-    return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    return untrusted_json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
 
 
 def decode_unverified(token: str) -> UnverifiedJwt | None:
@@ -70,8 +70,7 @@ def decode_unverified(token: str) -> UnverifiedJwt | None:
     try:
         header = _b64json(parts[0])
         claims = _b64json(parts[1])
-    except (ValueError, UnicodeError, binascii.Error, RecursionError):
-        # RecursionError: a payload nested thousands deep (a 50 kB login token can be).
+    except (ValueError, UnicodeError, binascii.Error):
         return None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         return None
@@ -185,7 +184,7 @@ def _verify(token: str, key: Key, alg: str) -> dict[str, Any] | None:
             # EdDSA is deprecated in favour of Ed25519 but still what most providers send.
             warnings.simplefilter("ignore", SecurityWarning)
             obj = jws.deserialize_compact(token, key, algorithms=[alg], registry=registry)
-        payload = json.loads(obj.payload)
+        payload = untrusted_json.loads(obj.payload)
     except (JoseError, ValueError, TypeError):
         return None
     return payload if isinstance(payload, dict) else None

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 from idpool.domain.errors import ExternalServiceException, NotAuthorizedException
+from idpool.providers import untrusted_json
 from idpool.providers.config import SocialConfig
 from idpool.providers.fetch import Fetcher, FetchError
 from idpool.providers.oidc import NOT_SUPPORTED
@@ -174,7 +174,7 @@ class SocialVerifier:
         if answer.status != 200:
             raise rejected(key)
         try:
-            body = json.loads(answer.body)
+            body = untrusted_json.loads(answer.body)
         except ValueError:
             log.warning("login provider %s answered with something other than JSON", key)
             raise ExternalServiceException(UNREACHABLE) from None

@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 
 from idpool.domain.errors import (
     UNSUPPORTED_DEVELOPER_PROVIDER,
+    ExternalServiceException,
+    InternalErrorException,
     InvalidParameterException,
     NotAuthorizedException,
     ResourceConflictException,
@@ -21,7 +23,13 @@ from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, Identity, Link, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
 from idpool.service.identities import cached_pool, owners_of
-from idpool.service.logins import check_link_combination, link_logins, verify_logins
+from idpool.service.logins import (
+    active,
+    check_link_combination,
+    link_logins,
+    lock_owners,
+    verify_logins,
+)
 from idpool.service.paging import decode_cursor, encode_token
 from idpool.service.pools import owned_pool
 from idpool.service.tokens import TokenService, amr_for
@@ -53,6 +61,20 @@ def _check_developer_provider(pool: Pool, provider: str) -> None:
         raise NotAuthorizedException(UNSUPPORTED_DEVELOPER_PROVIDER)
 
 
+def _owner(
+    pool: Pool,
+    owner_of: Mapping[tuple[str, str], str],
+    locked: Mapping[str, Identity],
+    key: tuple[str, str],
+) -> Identity:
+    """The locked identity owning a developer user; a user that is not linked is not found."""
+    owner = owner_of.get(key)
+    identity = locked.get(owner) if owner is not None else None
+    if identity is None:
+        raise ResourceNotFoundException(f"Developer user identifier '{key[1]}' not found.")
+    return active(identity, identity.identity_id, pool)
+
+
 class DeveloperService:
     def __init__(self, deps: ServiceDeps, tokens: TokenService) -> None:
         self._d = deps
@@ -73,7 +95,14 @@ class DeveloperService:
     ) -> tuple[str, str]:
         pool = await self._pool(caller, pool_id)
         developer, others = _developer_login(pool, logins)
-        verified = [developer, *await verify_logins(self._d, pool, others, own_tokens=False)]
+        try:
+            public = await verify_logins(self._d, pool, others, own_tokens=False)
+        except ExternalServiceException as exc:
+            # The one operation with public logins that does not declare ExternalService-
+            # Exception; InternalErrorException is declared, and SDKs retry it, as an
+            # unreachable provider wants.
+            raise InternalErrorException(exc.message) from exc
+        verified = [developer, *public]
         owners = await owners_of(self._d, pool_id, verified)
         known = owners[0]
         if known is not None and all(o == known for o in owners) and identity_id in (None, known):
@@ -82,15 +111,11 @@ class DeveloperService:
 
         async def work(tx: Transaction) -> Identity:
             current = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
-            presented = None
-            if identity_id is not None:
-                presented = await tx.get_identity(identity_id, for_update=True)
-                if presented is None or presented.pool_id != pool_id:
-                    raise identity_not_found(identity_id)
-            resolved = await link_logins(
-                self._d, tx, current, presented, verified, developer_call=True
+            # link_logins locks the named identity with the logins' owners and refuses it
+            # when it is missing (not found) or disabled (forbidden).
+            return await link_logins(
+                self._d, tx, current, identity_id, verified, developer_call=True
             )
-            return resolved
 
         identity = await in_transaction(self._d.store, work)
         token = await self._sign(
@@ -170,15 +195,14 @@ class DeveloperService:
         async def work(tx: Transaction) -> str:
             pool = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
             _check_developer_provider(pool, provider)
-            source = await self._owner(tx, pool_id, provider, source_user_id)
-            destination = await self._owner(tx, pool_id, provider, destination_user_id)
+            keys = [(provider, source_user_id), (provider, destination_user_id)]
+            owner_of, locked = await lock_owners(tx, pool_id, keys)
+            source = _owner(pool, owner_of, locked, keys[0])
+            destination = _owner(pool, owner_of, locked, keys[1])
             if source.identity_id == destination.identity_id:
                 return destination.identity_id
             links = await tx.links_of([source.identity_id, destination.identity_id])
-            try:
-                check_link_combination(pool, links, [], self._d.quotas.logins_per_identity)
-            except Exception as exc:
-                raise ResourceConflictException(str(exc)) from exc
+            check_link_combination(pool, links, [], self._d.quotas.logins_per_identity)
             now = self._d.clock.now()
             await tx.move_links(source.identity_id, destination.identity_id)
             await tx.update_identity(replace(source, disabled=True, modified_at=now))
@@ -189,15 +213,6 @@ class DeveloperService:
             return destination.identity_id
 
         return await in_transaction(self._d.store, work)
-
-    async def _owner(self, tx: Transaction, pool_id: str, provider: str, user_id: str) -> Identity:
-        links = await tx.find_links(pool_id, [(provider, user_id)])
-        if not links:
-            raise ResourceNotFoundException(f"Developer user identifier '{user_id}' not found.")
-        identity = await tx.get_identity(links[0].identity_id, for_update=True)
-        if identity is None:
-            raise ResourceNotFoundException(f"Developer user identifier '{user_id}' not found.")
-        return identity
 
     async def unlink(
         self, caller: Caller, identity_id: str, pool_id: str, provider: str, user_id: str

@@ -20,7 +20,7 @@ from idpool.domain.ids import OWN_TOKEN_PROVIDER, region_of
 from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, Identity, IdentityView, Page, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
-from idpool.service.logins import link_logins, verify_logins
+from idpool.service.logins import active, link_logins, verify_logins
 from idpool.service.paging import decode_keyset, encode_token
 from idpool.service.pools import owned_pool
 
@@ -51,8 +51,10 @@ async def cached_pool(deps: ServiceDeps, pool_id: str, account_id: str | None = 
     return _visible(pool, pool_id, account_id)
 
 
-async def identity_and_pool(tx: Transaction, identity_id: str) -> tuple[Identity, Pool]:
-    identity = await tx.get_identity(identity_id, for_update=True)
+async def identity_and_pool(
+    tx: Transaction, identity_id: str, *, for_update: bool = True
+) -> tuple[Identity, Pool]:
+    identity = await tx.get_identity(identity_id, for_update=for_update)
     if identity is None:
         raise identity_not_found(identity_id)
     pool = await tx.get_pool(identity.pool_id)
@@ -155,8 +157,10 @@ class IdentityService:
             return Proof(identity, pool, tuple(verified))
 
         async def work(tx: Transaction) -> tuple[Identity, Pool]:
-            current_identity, current = await identity_and_pool(tx, identity_id)
-            resolved = await link_logins(self._d, tx, current, current_identity, verified)
+            # link_logins locks the identity (with the logins' owners, in one order) and
+            # refuses it when it is disabled by then.
+            _, current = await identity_and_pool(tx, identity_id, for_update=False)
+            resolved = await link_logins(self._d, tx, current, identity_id, verified)
             return resolved, current
 
         identity, pool = await in_transaction(self._d.store, work)
@@ -203,8 +207,10 @@ class IdentityService:
         async def work(tx: Transaction) -> list[tuple[str, str]]:
             unprocessed: list[tuple[str, str]] = []
             now = self._d.clock.now()
+            # One locking read in id order: two deletes of overlapping lists cannot deadlock.
+            found = {i.identity_id: i for i in await tx.lock_identities(list(identity_ids))}
             for identity_id in dict.fromkeys(identity_ids):
-                identity = await tx.get_identity(identity_id, for_update=True)
+                identity = found.get(identity_id)
                 if identity is None:
                     continue
                 if identity.account_id != caller.account_id:
@@ -227,9 +233,14 @@ class IdentityService:
         verified = await verify_logins(self._d, pool, logins, own_tokens=True)
 
         async def work(tx: Transaction) -> None:
-            identity, current = await identity_and_pool(tx, identity_id)
-            if identity.disabled:
-                raise identity_forbidden(identity_id)
+            _, current = await identity_and_pool(tx, identity_id, for_update=False)
+            # The identity and every identity our own tokens name, locked in one order: a
+            # disabled one is forbidden, a deleted one not found (as in link_logins).
+            own_ids = [v.subject for v in verified if v.provider == OWN_TOKEN_PROVIDER]
+            locked = {i.identity_id: i for i in await tx.lock_identities([identity_id, *own_ids])}
+            identity = active(locked.get(identity_id), identity_id, current)
+            for own_id in own_ids:
+                active(locked.get(own_id), own_id, current)
             links = await tx.links_of([identity_id])
             mine = {(ln.provider, ln.subject) for ln in links}
             proven = any(

@@ -12,13 +12,13 @@ from dataclasses import replace
 from idpool.domain.errors import (
     LOGINS_DONT_MATCH,
     DeveloperUserAlreadyRegisteredException,
-    LimitExceededException,
     NotAuthorizedException,
     ResourceConflictException,
     identity_forbidden,
+    identity_not_found,
 )
 from idpool.domain.ids import OWN_TOKEN_PROVIDER
-from idpool.domain.ports import Transaction
+from idpool.domain.ports import StoreConflict, Transaction
 from idpool.domain.records import Identity, Link, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps
 
@@ -47,11 +47,50 @@ def _is_developer(login: VerifiedLogin, pool: Pool) -> bool:
     return login.provider == pool.developer_provider_name
 
 
+# How often the owners of a login may change under us before the transaction starts over.
+_LOCK_ROUNDS = 4
+
+
+async def lock_owners(
+    tx: Transaction, pool_id: str, keys: Sequence[tuple[str, str]], also: Sequence[str] = ()
+) -> tuple[dict[tuple[str, str], str], dict[str, Identity]]:
+    """The owner of each login in `keys`, read again once those identities (and `also`) are locked.
+
+    The rule every writer keeps (docs/reliability.md): a link is inserted, moved or deleted
+    only while the identities it leaves and joins are locked. So once the owners are locked,
+    reading the links again gives owners that cannot change before this transaction ends; a
+    link that moved while we waited for a lock names a new owner, which is locked in turn.
+    Deciding on the first, unlocked read is what let a merge's loser (disabled meanwhile) gain
+    logins on PostgreSQL. Returns the owners and every locked identity that still exists.
+    """
+    locked: dict[str, Identity] = {}
+    asked: set[str] = set()
+    for _ in range(_LOCK_ROUNDS):
+        found = await tx.find_links(pool_id, keys) if keys else []
+        owner_of = {(ln.provider, ln.subject): ln.identity_id for ln in found}
+        wanted = ({*owner_of.values(), *also}) - asked
+        if not wanted:
+            return owner_of, locked
+        for identity in await tx.lock_identities(sorted(wanted)):
+            locked[identity.identity_id] = identity
+        asked |= wanted
+    raise StoreConflict("the owners of these logins kept changing; starting over")
+
+
+def active(identity: Identity | None, identity_id: str, pool: Pool) -> Identity:
+    """The identity a call names, refused when it is gone (not found) or disabled (forbidden)."""
+    if identity is None or identity.pool_id != pool.pool_id:
+        raise identity_not_found(identity_id)
+    if identity.disabled:
+        raise identity_forbidden(identity_id)
+    return identity
+
+
 async def link_logins(
     deps: ServiceDeps,
     tx: Transaction,
     pool: Pool,
-    presented: Identity | None,
+    presented_id: str | None,
     logins: Sequence[VerifiedLogin],
     *,
     developer_call: bool = False,
@@ -59,6 +98,9 @@ async def link_logins(
     """Find or create the identity these logins prove, linking new logins and merging owners.
 
     Rules (reference §3.4-3.6, choices documented in docs/compatibility.md):
+    - a named identity (`presented_id`) or the subject of one of idpool's own tokens that is
+      disabled (merged away, last login unlinked) is forbidden, and one that was deleted is
+      not found: checked here, under the row lock, not only when the token was verified;
     - the identity that already owns a presented login wins; when the caller named an
       identity that owns one of the logins, that identity wins;
     - other identities proven by the logins are merged into the winner (their links move,
@@ -69,8 +111,13 @@ async def link_logins(
     now = deps.clock.now()
     own_ids = [lg.subject for lg in logins if lg.provider == OWN_TOKEN_PROVIDER]
     real = [lg for lg in logins if lg.provider != OWN_TOKEN_PROVIDER]
-    found = await tx.find_links(pool.pool_id, [_key(lg) for lg in real])
-    owner_of = {(ln.provider, ln.subject): ln.identity_id for ln in found}
+    named = [*([presented_id] if presented_id is not None else []), *own_ids]
+    owner_of, locked = await lock_owners(tx, pool.pool_id, [_key(lg) for lg in real], named)
+    presented = None
+    if presented_id is not None:
+        presented = active(locked.get(presented_id), presented_id, pool)
+    for own_id in own_ids:
+        active(locked.get(own_id), own_id, pool)
 
     # Owners in request order (own tokens name their identity directly).
     owners: list[str] = []
@@ -92,12 +139,13 @@ async def link_logins(
     if presented is not None and presented.identity_id in owners:
         survivor = presented
     elif owners:
-        survivor = await tx.get_identity(owners[0], for_update=True)
+        survivor = locked.get(owners[0])
         if survivor is None or survivor.pool_id != pool.pool_id:
             raise NotAuthorizedException(LOGINS_DONT_MATCH)
+        # A login never belongs to a disabled identity (the invariant); refuse rather than
+        # hand out an identity that rows written before this rule held may still point at.
+        active(survivor, survivor.identity_id, pool)
     elif presented is not None:
-        if presented.disabled:
-            raise identity_forbidden(presented.identity_id)
         if presented.authenticated:
             raise NotAuthorizedException(LOGINS_DONT_MATCH)
         survivor = presented
@@ -118,7 +166,6 @@ async def link_logins(
         presented is not None
         and presented.identity_id != survivor.identity_id
         and not presented.authenticated
-        and not presented.disabled
     ):
         losers.append(presented.identity_id)
     if own_ids and any(i != survivor.identity_id for i in own_ids):
@@ -132,7 +179,7 @@ async def link_logins(
     if created:
         await tx.insert_identity(survivor)
     for loser_id in losers:
-        loser = await tx.get_identity(loser_id, for_update=True)
+        loser = locked.get(loser_id)
         if loser is None:
             continue
         await tx.move_links(loser_id, survivor.identity_id)
@@ -180,7 +227,10 @@ async def link_logins(
 def check_link_combination(
     pool: Pool, existing: Sequence[Link], new: Sequence[VerifiedLogin], limit: int | None
 ) -> None:
-    """One user per public provider, and no more links than the quota allows."""
+    """One user per public provider, and no more links than the quota allows.
+
+    Both refusals are ResourceConflictException, declared by every operation that links.
+    """
     subjects: dict[str, str] = {}
     for provider, subject, developer in [
         *((ln.provider, ln.subject, ln.developer) for ln in existing),
@@ -194,4 +244,8 @@ def check_link_combination(
                 f"A different {provider} login is already linked to this identity."
             )
     if limit is not None and len(existing) + len(new) > limit:
-        raise LimitExceededException(f"An identity can have at most {limit} linked logins.")
+        # ResourceConflictException, not LimitExceededException: it is the error every
+        # linking operation declares in the model (GetOpenIdToken, GetCredentialsForIdentity,
+        # GetOpenIdTokenForDeveloperIdentity and MergeDeveloperIdentities declare no
+        # LimitExceededException, and SDKs retry that code as throttling).
+        raise ResourceConflictException(f"An identity can have at most {limit} linked logins.")

@@ -212,6 +212,20 @@ class SqlTransaction:
         rows = await self._x.fetch(query, {"identity_id": identity_id})
         return _identity(rows[0]) if rows else None
 
+    async def lock_identities(self, identity_ids: Sequence[str]) -> list[Identity]:
+        if not identity_ids:
+            return []
+        query = (
+            select(*_IDENTITY_COLUMNS)
+            .where(t.identities.c.identity_id.in_(sorted(set(identity_ids))))
+            .order_by(t.identities.c.identity_id)
+        )
+        if self._row_locks:
+            # PostgreSQL locks in the order the rows come out of the sort (LockRows sits
+            # above Sort in the plan), and returns each row's latest committed version.
+            query = query.with_for_update()
+        return [_identity(row) for row in await self._run(query)]
+
     async def insert_identity(self, identity: Identity) -> None:
         await self._x.write(
             _INSERT_IDENTITY,

@@ -13,6 +13,7 @@ import os
 import secrets
 import signal
 import socket
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline
 from idpool.server.sts import StsEndpoint
 from idpool.server.throttle import DEFAULT_RATES, TokenBucketThrottle
+from idpool.server.workers import WorkerShared
 from idpool.service.context import Quotas, ServiceDeps
 from idpool.service.facade import IdentityPoolService
 from idpool.service.role_policy import RolePolicy, RolesFileError, load_role_policy
@@ -125,11 +127,18 @@ class Application:
     """Settings → a ready ASGI app whose resources open and close with the server."""
 
     def __init__(
-        self, settings: Settings, *, clock: SystemClock | None = None, seed: Seed | None = None
+        self,
+        settings: Settings,
+        *,
+        clock: SystemClock | None = None,
+        seed: Seed | None = None,
+        worker: WorkerShared | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.metrics = Metrics()
+        # One of several worker processes (--workers): state shared with the others.
+        self.worker = worker
+        self.metrics = Metrics(worker.metrics_dir if worker is not None else None)
         if settings.access_log:
             enable_access_log()
         self.runtime: Runtime | None = None
@@ -176,6 +185,7 @@ class Application:
                     p for p in settings.console_trusted_proxies.split(",") if p.strip()
                 ],
                 calls=self.metrics.calls,
+                revoked_dir=worker.revoked_dir if worker is not None else None,
             ),
         )
 
@@ -188,7 +198,9 @@ class Application:
                 timeout=settings.db_timeout_seconds,
             )
         )
-        self.metrics.store_writable.set_function(lambda: 1.0 if store.writable else 0.0)
+        self.metrics.track_writable(lambda: store.writable)
+        if self.worker is not None:
+            self._spawn(self._publish_writable(store))
         secret = key_secret(settings)
         keyring = await Keyring.open(SqlKeyStore(store), secret, self.clock.now, settings.region)
         # Vended credentials are sealed with a key derived from the shared key secret, so every
@@ -222,7 +234,10 @@ class Application:
         throttle = None
         if settings.throttle:
             throttle = TokenBucketThrottle(
-                DEFAULT_RATES, clock=self.clock.now, replica_share=settings.replicas
+                DEFAULT_RATES,
+                clock=self.clock.now,
+                replica_share=settings.replicas,
+                shared=self.worker.buckets if self.worker is not None else None,
             )
         deps = ServiceDeps(
             store=store,
@@ -238,6 +253,7 @@ class Application:
             # Read through the verifier so a reloaded providers file is seen at once.
             oidc_provider_configured=lambda arn: verifier.config.registers_oidc_provider(arn),  # noqa: PLW0108
             quotas=Quotas(user_pool_providers_per_pool=settings.user_pool_providers_per_pool),
+            pool_changes=self.worker.pool_changes if self.worker is not None else None,
         )
         service = IdentityPoolService(deps)
         self.runtime = Runtime(store, keyring, service, http)
@@ -312,6 +328,17 @@ class Application:
                 "TRUST MODE IS ON: provider tokens are accepted WITHOUT signature checks. "
                 "Never use this outside local development."
             )
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _publish_writable(self, store: SqlStore) -> None:
+        """Worker mode: prometheus' multiprocess files hold values, not callbacks."""
+        while True:
+            self.metrics.store_writable.set(1 if store.writable else 0)
+            await asyncio.sleep(1.0)
 
     def _watch_providers(self, verifier: ReloadingLoginVerifier) -> None:
         """Reload the providers file on SIGHUP and, every few seconds, when it changed."""
@@ -429,6 +456,19 @@ def apply_seed_to_database(settings: Settings, seed: Seed) -> list[Pool]:
             await store.close()
 
     return asyncio.run(run())
+
+
+async def ensure_signing_key(settings: Settings) -> None:
+    """Create the key secret and the first signing key before workers are forked.
+
+    Workers could race for both: the key store settles the signing key's race, but two
+    workers generating the default key secret file at once could each keep a different one.
+    """
+    store = SqlStore(make_source(settings.database_url, timeout=settings.db_timeout_seconds))
+    try:
+        await Keyring.open(SqlKeyStore(store), key_secret(settings), time.time, settings.region)
+    finally:
+        await store.close()
 
 
 async def rotate_keys(settings: Settings) -> str:

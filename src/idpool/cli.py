@@ -36,7 +36,7 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(
                 flag,
                 dest=item.name,
-                type=int if "int" in kind else str,
+                type=int if "int" in kind else float if "float" in kind else str,
                 default=None,
                 help=f"{doc} [{env}] (default: {default if default is not None else 'see docs'})",
             )
@@ -61,13 +61,36 @@ def _configure_logging(level: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from idpool.app import Application, bind_socket, prepare_database, uvicorn_config
-    from idpool.storage.migrate import SchemaOutOfDate
+    from idpool.server.workers import WorkerShared, worker_count
 
     settings = settings_from(args)
     _configure_logging(settings.log_level)
+    try:
+        workers = worker_count(settings.workers)
+    except ValueError as exc:
+        print(f"idpool: {exc}", file=sys.stderr)
+        return 2
+    # Before anything imports prometheus-client: it picks its multiprocess mode at import.
+    shared = WorkerShared.create() if workers > 1 else None
+    try:
+        return _serve(settings, workers, shared)
+    finally:
+        if shared is not None:
+            shared.remove()
+
+
+def _serve(settings: Settings, workers: int, shared: Any) -> int:
+    import uvicorn
+
+    from idpool.app import (
+        Application,
+        bind_socket,
+        prepare_database,
+        role_policy,
+        uvicorn_config,
+    )
+    from idpool.storage.migrate import SchemaOutOfDate
+
     log = logging.getLogger("idpool")
     try:
         prepare_database(settings)
@@ -91,20 +114,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from idpool.service.role_policy import RolesFileError
 
     try:
-        application = Application(settings, seed=seed)
+        if shared is None:
+            application = Application(settings, seed=seed)
+        else:  # the workers build their own; here only check what they will read
+            role_policy(settings)
     except RolesFileError as exc:
         print(f"idpool: {exc}", file=sys.stderr)
         return 2
-    server = uvicorn.Server(uvicorn_config(application))
     log.info(
-        "idpool listening on %s (store %s, auth %s, credentials %s)",
+        "idpool listening on %s (store %s, auth %s, credentials %s, %d worker%s)",
         settings.base_url,
         settings.database_url.split(":", 1)[0],
         settings.auth_mode,
         settings.credential_mode,
+        workers,
+        "" if workers == 1 else "s",
     )
-    server.run(sockets=[sock])
-    return 0
+    if shared is None:
+        uvicorn.Server(uvicorn_config(application)).run(sockets=[sock])
+        return 0
+    import asyncio
+
+    from prometheus_client import multiprocess
+
+    from idpool.app import ensure_signing_key
+    from idpool.server.workers import Supervisor
+
+    asyncio.run(ensure_signing_key(settings))
+
+    def run_worker(index: int) -> None:
+        # Each worker builds its own application: its own event loop, pool and caches.
+        worker_app = Application(settings, seed=seed, worker=shared)
+        uvicorn.Server(uvicorn_config(worker_app)).run(sockets=[sock])
+
+    def worker_exited(pid: int) -> None:
+        multiprocess.mark_process_dead(pid, str(shared.metrics_dir))  # type: ignore[no-untyped-call]
+
+    return Supervisor(workers, run_worker, on_worker_exit=worker_exited).run()
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

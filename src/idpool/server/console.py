@@ -189,6 +189,7 @@ class ConsoleApp:
         clock: Callable[[], float] = time.time,
         trusted_proxies: Sequence[str] = (),
         calls: CallHistory | None = None,
+        revoked_dir: Path | None = None,
     ) -> None:
         self._service = service_getter
         self._calls = calls
@@ -201,6 +202,7 @@ class ConsoleApp:
             session_secret=session_secret,
             session_seconds=session_seconds,
             clock=clock,
+            revoked_dir=revoked_dir,
         )
         self._throttle = LoginThrottle(clock)
         self._templates = _environment()
@@ -631,6 +633,7 @@ def build_console(
     session_secret: str | None = None,
     trusted_proxies: Sequence[str] = (),
     calls: CallHistory | None = None,
+    revoked_dir: Path | None = None,
 ) -> ConsoleApp | None:
     """The console when an admin password is configured; None (no console) otherwise."""
     if not admin_password:
@@ -643,4 +646,5 @@ def build_console(
         session_secret=session_secret,
         trusted_proxies=trusted_proxies,
         calls=calls,
+        revoked_dir=revoked_dir,
     )

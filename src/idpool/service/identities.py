@@ -42,12 +42,13 @@ async def cached_pool(deps: ServiceDeps, pool_id: str, account_id: str | None = 
     """The pool for verifying a public call's logins, from the short-lived cache when fresh."""
     hit, pool = deps.pool_cache.get(pool_id)
     if not hit:
+        generation = deps.pool_cache.generation()
 
         async def read(tx: Transaction) -> Pool | None:
             return await tx.get_pool(pool_id)
 
         pool = await in_transaction(deps.store, read, readonly=True)
-        deps.pool_cache.put(pool_id, pool)
+        deps.pool_cache.put(pool_id, pool, generation)
     return _visible(pool, pool_id, account_id)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Executable
 
 from idpool.domain.ports import StoreConflict
+from idpool.files import create_private_file
 
 _COMPILED: dict[tuple[int, str], tuple[Any, str, tuple[str, ...]]] = {}
 
@@ -108,7 +109,8 @@ def sqlite_engine(url: str) -> Engine:
     """A synchronous SQLite engine with WAL and manual transaction control."""
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # Created 0600 before SQLite opens it: SQLite gives -wal and -shm the same mode.
+        create_private_file(Path(parsed.database))
     engine = create_engine(
         url,
         poolclass=StaticPool,

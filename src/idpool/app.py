@@ -526,7 +526,7 @@ def listening_line(settings: Settings, notes: list[str]) -> str:
         f"idpool listening on {settings.base_url} (store {store}, auth {settings.auth_mode}, "
         f"credentials {settings.credential_mode})"
     )
-    return f"{line}; first start: {', '.join(notes)}" if notes else line
+    return f"{line}; {', '.join(notes)}" if notes else line
 
 
 # Failures caused by the operator's settings or files: `idpool` prints their message, one line.

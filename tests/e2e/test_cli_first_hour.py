@@ -150,11 +150,11 @@ def test_start_up_prints_one_line_saying_where_it_listens(tmp_path: Path) -> Non
         client = make_client(url)
         assert client.list_identity_pools(MaxResults=1)["IdentityPools"] == []
     assert len(lines) == 1, lines
-    assert "first start: schema migrated from nothing to" in lines[0]
-    assert "signing key" in lines[0]
+    assert "; schema migrated from nothing to" in lines[0]
+    assert "signing key" in lines[0] and "created" in lines[0]
     with serving(tmp_path, "--database-url", database, "--key-secret", "k") as (_, lines):
         pass
-    assert len(lines) == 1 and "first start" not in lines[0], lines
+    assert len(lines) == 1 and "migrated" not in lines[0] and "created" not in lines[0], lines
 
 
 # ------------------------------------------------------------- offline commands' mistakes

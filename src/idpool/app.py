@@ -194,6 +194,11 @@ def database_errors(settings: Settings) -> Iterator[None]:
         raise ConfigError(
             f"cannot use the database {safe_url(settings.database_url)}: {reason}"
         ) from None
+    except OSError as exc:  # the SQLite file or its directory cannot be created
+        raise ConfigError(
+            f"cannot use the database {safe_url(settings.database_url)}: "
+            f"{exc.strerror or exc}{f' ({exc.filename})' if exc.filename else ''}"
+        ) from None
     except InternalErrorException as exc:
         cause = exc.__cause__
         reason = str(getattr(cause, "orig", None) or cause or exc).strip().splitlines()[0]

@@ -213,6 +213,16 @@ def test_a_postgresql_url_that_does_not_answer(tmp_path: Path) -> None:
         assert "hunter2" not in line
 
 
+def test_a_sqlite_file_that_cannot_be_created(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    url = f"sqlite:///{blocker}/idpool.sqlite3"
+    for command in (["migrate"], ["serve", "--key-secret", "k"]):
+        line = one_line_error(idpool(tmp_path, *command, "--database-url", url))
+        assert line.startswith(f"idpool: cannot use the database {url}: ")
+        assert "Not a directory" in line or "File exists" in line, line
+
+
 @pytest.mark.parametrize("url", ["mysql://db/app", "localhost/idpool", ""])
 def test_a_database_url_idpool_cannot_use(tmp_path: Path, url: str) -> None:
     line = one_line_error(idpool(tmp_path, "migrate", "--database-url", url))
@@ -298,13 +308,11 @@ def test_serve_with_a_file_it_cannot_use(
 
 
 def test_serve_with_an_unreadable_providers_file(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every file; the missing and malformed files cover the path")
-    path = tmp_path / "providers.yaml"
-    path.write_text("{}")
-    path.chmod(0)
-    line = one_line_error(idpool(tmp_path, "serve", "--port", "0", "--providers-file", str(path)))
-    assert "Permission denied" in line
+    """A path that exists but cannot be read as a file (here a directory: root reads any file)."""
+    line = one_line_error(
+        idpool(tmp_path, "serve", "--port", "0", "--key-secret", "k", "--providers-file", ".")
+    )
+    assert line == "idpool: cannot read the providers file .: Is a directory"
 
 
 # ----------------------------------------------------------- where files go, and their modes

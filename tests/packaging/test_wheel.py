@@ -43,7 +43,9 @@ def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str
 
 def test_the_wheel_installs_alone_and_serves(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
-    _run(sys.executable, "-m", "build", "--wheel", "--outdir", dist, ROOT, cwd=tmp_path)
+    # sdist first, then the wheel from the unpacked sdist (build's default): this also proves
+    # the sdist is complete, and leaves no build/ directory in the repository.
+    _run(sys.executable, "-m", "build", "--outdir", dist, ROOT, cwd=tmp_path)
     (wheel,) = dist.glob("idpool-*.whl")
 
     env_dir = tmp_path / "venv"

@@ -26,7 +26,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from idpool.auth.principals import PrincipalDirectory, PrincipalsFileError, load_principals
 from idpool.auth.sigv4 import SigV4Verifier
-from idpool.config import ConfigError, Settings, secrets_dir
+from idpool.config import ConfigError, Settings, default_key_secret_file
 from idpool.domain.errors import LOGINS_DONT_MATCH, InternalErrorException, NotAuthorizedException
 from idpool.domain.records import Caller, Pool, VerifiedLogin
 from idpool.files import readable_by_others, write_private_file_once
@@ -62,9 +62,6 @@ from idpool.wire.model import service_model
 log = logging.getLogger("idpool")
 
 
-KEY_SECRET_FILE = "key-secret"
-
-
 @dataclass(frozen=True)
 class KeySecret:
     """The secret that seals the signing keys, and where it came from."""
@@ -83,15 +80,16 @@ def sqlite_path(database_url: str) -> Path | None:
 
 
 def key_secret_path(settings: Settings) -> Path:
-    """Where the generated key secret is: `secrets_dir()`, apart from the database.
+    """Where the generated key secret is: `default_key_secret_file()`, apart from the database.
 
     A `key-secret` that an older idpool generated beside a SQLite database is still used for
     that database (its keys are sealed with it), with a warning at every start.
     """
+    default = default_key_secret_file()
     database = sqlite_path(settings.database_url)
-    if database is not None and (database.parent / KEY_SECRET_FILE).exists():
-        return database.parent / KEY_SECRET_FILE
-    return secrets_dir() / KEY_SECRET_FILE
+    if database is not None and (database.parent / default.name).exists():
+        return database.parent / default.name
+    return default
 
 
 def resolve_key_secret(settings: Settings) -> KeySecret:
@@ -114,7 +112,7 @@ def resolve_key_secret(settings: Settings) -> KeySecret:
             "the key secret %s is in the database's directory, so a copy of that directory "
             "can decrypt the signing keys: move it to %s or pass --key-secret",
             path,
-            secrets_dir() / KEY_SECRET_FILE,
+            default_key_secret_file(),
         )
     return KeySecret(value, path, created)
 

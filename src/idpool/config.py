@@ -4,8 +4,9 @@ Stdlib only, so the command line can describe itself without importing the serve
 
 A setting is one field of `Settings`: its declared type says how text (a flag or an
 environment variable) becomes its value (`parse_setting`, the only conversion there is), its
-`doc` metadata is its help text, and an optional `default_text` says in words what a `None`
-default means. The flag `--<name>` and the variable `IDPOOL_<NAME>` follow from its name.
+`doc` metadata is its help text, and an optional `default_text` (text, or a function giving
+it) says in words what a `None` default means. The flag `--<name>` and the variable
+`IDPOOL_<NAME>` follow from its name.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ def secrets_dir() -> Path:
     return Path(base) / "idpool"
 
 
+def default_key_secret_file() -> Path:
+    """The key secret generated when none is configured."""
+    return secrets_dir() / "key-secret"
+
+
 def default_database_url() -> str:
     return f"sqlite:///{data_dir() / 'idpool.sqlite3'}"
 
@@ -62,7 +68,7 @@ class Settings:
         default=None,
         metadata={
             "doc": "apply schema migrations at start-up",
-            "default_text": "yes for SQLite, no for PostgreSQL (run `idpool migrate`)",
+            "default_text": "yes for SQLite; no for PostgreSQL, where `idpool migrate` does it",
         },
     )
     region: str = field(default="us-east-1", metadata={"doc": "default region for new pools"})
@@ -98,8 +104,7 @@ class Settings:
         metadata={
             "doc": "secret that encrypts signing keys at rest (give every PostgreSQL replica "
             "the same one)",
-            "default_text": "generated once into $XDG_CONFIG_HOME/idpool/key-secret "
-            "(~/.config/idpool/key-secret)",
+            "default_text": lambda: f"generated once into {default_key_secret_file()}",
         },
     )
     providers_file: str | None = field(
@@ -233,7 +238,8 @@ def env_name(name: str) -> str:
 def default_text(item: Field[Any]) -> str | None:
     """The default of a setting as the help and docs show it, or None when there is none."""
     if "default_text" in item.metadata:
-        return str(item.metadata["default_text"])
+        shown = item.metadata["default_text"]
+        return str(shown() if callable(shown) else shown)
     if item.default_factory is not MISSING:
         value: Any = item.default_factory()
     elif item.default is not MISSING:

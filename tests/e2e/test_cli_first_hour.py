@@ -139,6 +139,7 @@ def test_help_shows_real_defaults_once_and_no_developer_notes(tmp_path: Path) ->
     assert "(default: 127.0.0.1)" in text
     assert f"(default: sqlite:///{tmp_path / 'data' / 'idpool' / 'idpool.sqlite3'})" in text
     assert "(default: on)" in text  # --throttle
+    assert f"(default: generated once into {tmp_path / 'config' / 'idpool' / 'key-secret'})" in text
     options = re.split(r" (?=--[a-z])", text.split("options:", 1)[1])
     for option in options:
         assert option.count("default:") <= 1, option

@@ -98,12 +98,15 @@ def resolve_key_secret(settings: Settings) -> KeySecret:
         return KeySecret(settings.key_secret)
     path = key_secret_path(settings)
     created = False
-    if not path.exists():
-        created = write_private_file_once(path, secrets.token_urlsafe(32))
     try:
+        if not path.exists():
+            created = write_private_file_once(path, secrets.token_urlsafe(32))
         value = path.read_text().strip()
     except OSError as exc:
-        raise ConfigError(f"cannot read the key secret {path}: {exc.strerror}") from None
+        raise ConfigError(
+            f"cannot {'read' if path.exists() else 'create'} the key secret {path}: "
+            f"{exc.strerror or exc} (or pass --key-secret)"
+        ) from None
     if not value:
         raise ConfigError(f"the key secret file {path} is empty: delete it or pass --key-secret")
     database = sqlite_path(settings.database_url)

@@ -214,6 +214,28 @@ def test_a_postgresql_url_that_does_not_answer(tmp_path: Path) -> None:
         assert "hunter2" not in line
 
 
+def test_a_postgresql_server_that_accepts_but_never_answers(tmp_path: Path) -> None:
+    """A stalled server (the kernel accepts, nothing replies) fails within seconds, no hang."""
+    with socket.socket() as stalled:
+        stalled.bind(("127.0.0.1", 0))
+        stalled.listen()
+        url = f"postgresql://someone@127.0.0.1:{stalled.getsockname()[1]}/app"
+        started = time.monotonic()
+        line = one_line_error(idpool(tmp_path, "migrate", "--database-url", url))
+    assert line == f"idpool: cannot use the database {url}: connection timeout expired"
+    assert time.monotonic() - started < 45
+
+
+def test_a_key_secret_that_cannot_be_created(tmp_path: Path) -> None:
+    (tmp_path / "not-a-dir").write_text("")
+    result = idpool(tmp_path, "serve", "--port", "0", XDG_CONFIG_HOME=str(tmp_path / "not-a-dir"))
+    line = one_line_error(result)
+    secret = tmp_path / "not-a-dir" / "idpool" / "key-secret"
+    assert line == (
+        f"idpool: cannot create the key secret {secret}: Not a directory (or pass --key-secret)"
+    )
+
+
 def test_a_sqlite_file_that_cannot_be_created(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")

@@ -525,9 +525,14 @@ def serve(settings: Settings) -> None:
         sock.close()
 
 
+def describe_store(database_url: str) -> str:
+    """`sqlite /absolute/path` or the PostgreSQL URL without its password."""
+    database = sqlite_path(database_url)
+    return f"sqlite {database}" if database else safe_url(database_url)
+
+
 def listening_line(settings: Settings, notes: list[str]) -> str:
-    database = sqlite_path(settings.database_url)
-    store = f"sqlite {database}" if database else safe_url(settings.database_url)
+    store = describe_store(settings.database_url)
     line = (
         f"idpool listening on {settings.base_url} (store {store}, auth {settings.auth_mode}, "
         f"credentials {settings.credential_mode})"

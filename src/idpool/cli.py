@@ -114,13 +114,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from idpool.app import database_errors
+    from idpool.app import database_errors, describe_store
     from idpool.storage.migrate import current_revision, upgrade
 
     settings = settings_from(args)
     with database_errors(settings):
         upgrade(settings.database_url)
-        print(f"schema at revision {current_revision(settings.database_url)}")
+        revision = current_revision(settings.database_url)
+        print(f"schema at revision {revision} in {describe_store(settings.database_url)}")
     return 0
 
 

@@ -8,30 +8,44 @@ the keyring (lifespan start-up), because PostgreSQL connections belong to that l
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import secrets
 import signal
 import socket
-import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from idpool.auth.principals import PrincipalDirectory, load_principals
+from idpool.auth.principals import PrincipalDirectory, PrincipalsFileError, load_principals
 from idpool.auth.sessions import SessionLiveness
 from idpool.auth.sigv4 import SigV4Verifier
-from idpool.config import Settings, data_dir
-from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
+from idpool.config import ConfigError, Settings, default_key_secret_file
+from idpool.domain.errors import LOGINS_DONT_MATCH, InternalErrorException, NotAuthorizedException
 from idpool.domain.records import Caller, Pool, VerifiedLogin
+from idpool.files import readable_by_others, write_private_file_once
+from idpool.logging_setup import configure as configure_logging
 from idpool.logging_setup import enable_access_log
-from idpool.providers.config import ProvidersConfig, build_login_verifier, load_providers_config
-from idpool.providers.reload import ReloadingLoginVerifier, read_providers_file
-from idpool.seed import Seed, apply_seed, load_seed
+from idpool.providers.config import (
+    ProvidersConfig,
+    ProvidersConfigError,
+    build_login_verifier,
+    load_providers_config,
+)
+from idpool.providers.reload import (
+    ProvidersFileError,
+    ReloadingLoginVerifier,
+    read_providers_file,
+)
+from idpool.seed import Seed, SeedError, apply_seed, load_seed
 from idpool.server.asgi import EdgeSettings, IdpoolApp, WellKnown
 from idpool.server.console import build_console
 from idpool.server.gateway import GatewayAuth
@@ -39,18 +53,19 @@ from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline
 from idpool.server.sts import StsEndpoint
 from idpool.server.throttle import DEFAULT_RATES, TokenBucketThrottle
-from idpool.server.workers import WorkerShared
+from idpool.server.workers import Supervisor, WorkerShared, worker_count
 from idpool.service.context import Quotas, ServiceDeps
 from idpool.service.facade import IdentityPoolService
 from idpool.service.role_policy import RolePolicy, RolesFileError, load_role_policy
 from idpool.service.sts import StsService
 from idpool.service.system import RandomIds, SystemClock
+from idpool.signing.crypto_box import KeySecretMismatch
 from idpool.signing.discovery import openid_configuration
 from idpool.signing.jwt import JwtTokenSigner, OwnTokenVerifier
 from idpool.signing.keyring import Keyring
 from idpool.storage.dialects import is_sqlite, make_source
 from idpool.storage.keys import SqlKeyStore
-from idpool.storage.migrate import ensure_current
+from idpool.storage.migrate import SchemaOutOfDate, current_revision, ensure_current, head_revision
 from idpool.storage.sql import SqlStore
 from idpool.vending.local import LocalCredentialVendor
 from idpool.vending.sealed import CredentialSealer
@@ -64,27 +79,150 @@ log = logging.getLogger("idpool")
 READY_TIMEOUT = 1.0
 
 
-def key_secret(settings: Settings) -> str:
-    """The configured key secret, or one generated once into the data directory."""
+@dataclass(frozen=True)
+class KeySecret:
+    """The secret that seals the signing keys, and where it came from."""
+
+    value: str
+    path: Path | None = None  # None: given by --key-secret / IDPOOL_KEY_SECRET
+    created: bool = False
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The database file of a SQLite URL (None for PostgreSQL or an in-memory database)."""
+    if not is_sqlite(database_url):
+        return None
+    database = make_url(database_url).database
+    return Path(database).resolve() if database and database != ":memory:" else None
+
+
+def key_secret_path(settings: Settings) -> Path:
+    """Where the generated key secret is: `default_key_secret_file()`, apart from the database.
+
+    A `key-secret` that an older idpool generated beside a SQLite database is still used for
+    that database (its keys are sealed with it), with a warning at every start.
+    """
+    default = default_key_secret_file()
+    database = sqlite_path(settings.database_url)
+    if database is not None and (database.parent / default.name).exists():
+        return database.parent / default.name
+    return default
+
+
+def resolve_key_secret(settings: Settings) -> KeySecret:
+    """The configured key secret, or the one generated once (mode 0600) into its file."""
     if settings.key_secret:
-        return settings.key_secret
-    path = data_dir() / "key-secret"
-    if is_sqlite(settings.database_url):
-        db_dir = Path(settings.database_url.split("///", 1)[-1]).parent
-        path = db_dir / "key-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+        return KeySecret(settings.key_secret)
+    path = key_secret_path(settings)
+    created = False
+    try:
+        if not path.exists():
+            created = write_private_file_once(path, secrets.token_urlsafe(32))
+        value = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot {'read' if path.exists() else 'create'} the key secret {path}: "
+            f"{exc.strerror or exc} (or pass --key-secret)"
+        ) from None
+    if not value:
+        raise ConfigError(f"the key secret file {path} is empty: delete it or pass --key-secret")
+    database = sqlite_path(settings.database_url)
+    if database is not None and database.parent == path.parent.resolve():
+        log.warning(
+            "the key secret %s is in the database's directory, so a copy of that directory "
+            "can decrypt the signing keys: move it to %s or pass --key-secret",
+            path,
+            default_key_secret_file(),
+        )
+    return KeySecret(value, path, created)
 
 
-def prepare_database(settings: Settings) -> None:
-    """Migrate (or refuse an out-of-date schema) before the server starts."""
+def key_secret(settings: Settings) -> str:
+    return resolve_key_secret(settings).value
+
+
+def warn_about_file_modes(settings: Settings) -> None:
+    """A SQLite database made by an older idpool (or by hand) may be readable by others."""
+    database = sqlite_path(settings.database_url)
+    if database is not None and readable_by_others(database):
+        log.warning(
+            "the database %s is readable by other users: chmod 600 it (and its -wal, -shm files)",
+            database,
+        )
+
+
+def prepare_database(settings: Settings) -> str | None:
+    """Migrate (or refuse an out-of-date schema) before the server starts.
+
+    Returns a note for the start-up line when it changed the schema.
+    """
     migrate = settings.migrate
     if migrate is None:
         migrate = is_sqlite(settings.database_url)
+    before = current_revision(settings.database_url) if migrate else None
     ensure_current(settings.database_url, migrate=migrate)
+    if migrate and before != head_revision():
+        return f"schema migrated from {before or 'nothing'} to {head_revision()}"
+    return None
+
+
+def require_current_schema(settings: Settings) -> None:
+    """For offline commands: the database must exist and be migrated (never create it)."""
+    database = sqlite_path(settings.database_url)
+    if database is not None and not database.exists():
+        raise SchemaOutOfDate(
+            f"there is no database at {database}: create it with "
+            f"`idpool migrate --database-url {settings.database_url}`"
+        )
+    try:
+        ensure_current(settings.database_url, migrate=False)
+    except SchemaOutOfDate as exc:
+        raise SchemaOutOfDate(
+            f"{str(exc).split(':', 1)[0]}: run `idpool migrate --database-url "
+            f"{safe_url(settings.database_url)}` first"
+        ) from None
+
+
+def safe_url(database_url: str) -> str:
+    """The database URL without its password, for messages."""
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+def check_database_url(database_url: str) -> None:
+    """A --database-url idpool cannot use is refused before anything touches it."""
+    try:
+        backend = make_url(database_url).get_backend_name()
+    except ArgumentError:
+        backend = None
+    if backend not in {"sqlite", "postgresql", "postgres"}:
+        raise ConfigError(
+            f"cannot use --database-url {database_url!r}: give sqlite:///PATH or "
+            "postgresql://USER@HOST/DB"
+        )
+
+
+@contextmanager
+def database_errors(settings: Settings) -> Iterator[None]:
+    """A database that cannot be reached or opened becomes one line naming it."""
+    check_database_url(settings.database_url)
+    try:
+        yield
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise ConfigError(
+            f"cannot use the database {safe_url(settings.database_url)}: {reason}"
+        ) from None
+    except OSError as exc:  # the SQLite file or its directory cannot be created
+        raise ConfigError(
+            f"cannot use the database {safe_url(settings.database_url)}: "
+            f"{exc.strerror or exc}{f' ({exc.filename})' if exc.filename else ''}"
+        ) from None
+    except InternalErrorException as exc:
+        cause = exc.__cause__
+        reason = str(getattr(cause, "orig", None) or cause or exc).strip().splitlines()[0]
+        raise ConfigError(
+            f"cannot use the database {safe_url(settings.database_url)}: {reason}"
+        ) from None
 
 
 def role_policy(settings: Settings) -> RolePolicy:
@@ -111,6 +249,18 @@ def providers_config(settings: Settings, seed: Seed | None) -> ProvidersConfig:
     if settings.user_pool_endpoint:
         raw["user_pool_endpoint"] = settings.user_pool_endpoint
     return load_providers_config(raw)
+
+
+def startup_providers_config(settings: Settings, seed: Seed | None) -> ProvidersConfig:
+    """`providers_config` at start-up, where a bad file is one line and no server (a reload
+    keeps the running configuration instead)."""
+    try:
+        return providers_config(settings, seed)
+    except ProvidersFileError as exc:
+        raise ConfigError(str(exc)) from None
+    except ProvidersConfigError as exc:
+        where = settings.providers_file or "the seed file's providers section"
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 @dataclass
@@ -153,6 +303,10 @@ class Application:
         if seed is None and settings.seed_file:
             seed = load_seed(settings.seed_file)
         self.seed = seed
+        # Read and checked here, so a bad providers file fails before anything listens.
+        self.providers = startup_providers_config(settings, seed)
+        # What start-up did for the first time (schema, key, secret): the listening line says it.
+        self.startup_notes: list[str] = []
         if self.seed is not None:
             for account in self.seed.accounts:
                 self.principals.add(
@@ -190,7 +344,15 @@ class Application:
         )
 
     async def startup(self) -> None:
+        """Open the store and the keyring and build the service (once; later calls do nothing).
+
+        `serve` calls it before it says it listens, so a failure is reported as the reason the
+        server did not start; the ASGI lifespan calls it for servers started in other ways.
+        """
+        if self.runtime is not None:
+            return
         settings = self.settings
+        secret = resolve_key_secret(settings)
         store = SqlStore(
             make_source(
                 settings.database_url,
@@ -201,11 +363,20 @@ class Application:
         self.metrics.track_writable(lambda: store.writable)
         if self.worker is not None:
             self._spawn(self._publish_writable(store))
-        secret = key_secret(settings)
-        keyring = await Keyring.open(SqlKeyStore(store), secret, self.clock.now, settings.region)
+        try:
+            keyring = await Keyring.open(
+                SqlKeyStore(store), secret.value, self.clock.now, settings.region
+            )
+        except BaseException:
+            await store.close()
+            raise
+        if secret.created:
+            self.startup_notes.append(f"key secret generated into {secret.path}")
+        if keyring.created_kid is not None:
+            self.startup_notes.append(f"signing key {keyring.created_kid} created")
         # Vended credentials are sealed with a key derived from the shared key secret, so every
         # replica and worker verifies them without a database write per vend.
-        sealer = CredentialSealer(secret)
+        sealer = CredentialSealer(secret.value)
         liveness = SessionLiveness(store)
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
         # RSA signing releases the GIL: with more than one core, sign on a thread per core;
@@ -222,6 +393,7 @@ class Application:
                 cfg, http, self.clock.now, own_tokens, previous=previous
             ),
             path=settings.providers_file,
+            initial=self.providers,
         )
         config = verifier.config
         self._watch_providers(verifier)
@@ -402,12 +574,28 @@ class Application:
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """Bind before the app exists, so a port of 0 is known when the issuer URL is derived."""
+    """Bind before the app exists, so a port of 0 is known when the issuer URL is derived.
+
+    An address that cannot be used raises ConfigError saying which and why.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OverflowError:
+        sock.close()
+        raise ConfigError(f"cannot listen on port {port}: a port is 0 to 65535") from None
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        hint = ""
+        if exc.errno == errno.EADDRINUSE:
+            hint = " (is another server running there? choose another --port)"
+        elif isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            hint = " (--host must be an address of this machine)"
+        raise ConfigError(f"cannot listen on {host}:{port}: {reason}{hint}") from None
     sock.set_inheritable(True)
     return sock
 
@@ -427,6 +615,124 @@ def uvicorn_config(application: Application) -> Any:
         date_header=True,
         proxy_headers=False,
     )
+
+
+def serve(settings: Settings) -> int:
+    """`idpool serve`: check the files, listen, migrate, seed, start up, say where, serve.
+
+    Everything that can fail because of the operator's settings happens before the one
+    start-up line; such failures raise one of OPERATOR_ERRORS. With `--workers N` (N > 1)
+    this process supervises N forked workers instead of serving (server/workers.py).
+    Returns the exit status.
+    """
+    import uvicorn
+
+    configure_logging(settings.log_level)
+    check_database_url(settings.database_url)
+    try:
+        workers = worker_count(settings.workers)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    seed = load_seed(settings.seed_file) if settings.seed_file else None
+    sock = bind_socket(settings.host, settings.port)
+    shared: WorkerShared | None = None
+    try:
+        settings = replace(settings, port=sock.getsockname()[1])
+        application = Application(settings, seed=seed)
+        warn_about_file_modes(settings)
+        with database_errors(settings):
+            migrated = prepare_database(settings)
+            if migrated:
+                application.startup_notes.append(migrated)
+            if seed is not None:
+                pools = apply_seed_to_database(settings, seed)
+                application.startup_notes.append(
+                    f"{len(pools)} pool(s) seeded from {settings.seed_file}"
+                )
+        if workers > 1:
+            with database_errors(settings):
+                application.startup_notes.extend(asyncio.run(ensure_signing_key(settings)))
+            shared = WorkerShared.create()
+            application.startup_notes.append(f"{workers} workers")
+            log.info("%s", listening_line(settings, application.startup_notes))
+            return _supervise(settings, seed, sock, shared, workers)
+        config = uvicorn_config(application)
+        server = uvicorn.Server(config)
+
+        async def run() -> None:
+            with database_errors(settings):
+                await application.startup()
+            log.info("%s", listening_line(settings, application.startup_notes))
+            # The lifespan start-up finds the runtime built; its shutdown closes it.
+            await server.serve(sockets=[sock])
+
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(run())
+        return 0
+    finally:
+        sock.close()
+        if shared is not None:
+            shared.remove()
+
+
+def _supervise(
+    settings: Settings,
+    seed: Seed | None,
+    sock: socket.socket,
+    shared: WorkerShared,
+    workers: int,
+) -> int:
+    """Fork the workers; each builds its own application and serves the inherited socket."""
+    import uvicorn
+    from prometheus_client import multiprocess
+
+    def run_worker(index: int) -> None:
+        application = Application(settings, seed=seed, worker=shared)
+        config = uvicorn_config(application)
+        server = uvicorn.Server(config)
+
+        async def run() -> None:
+            await application.startup()
+            await server.serve(sockets=[sock])
+
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(run())
+
+    def worker_exited(pid: int) -> None:
+        # Gauges of a dead worker ("live" modes) leave the sum; its counters stay counted.
+        multiprocess.mark_process_dead(pid, str(shared.metrics_dir))  # type: ignore[no-untyped-call]
+
+    status = Supervisor(workers, run_worker, on_worker_exit=worker_exited).run()
+    if status != 0:
+        log.error("idpool stopped: its workers could not start (see the errors above)")
+    return status
+
+
+def describe_store(database_url: str) -> str:
+    """`sqlite /absolute/path` or the PostgreSQL URL without its password."""
+    database = sqlite_path(database_url)
+    return f"sqlite {database}" if database else safe_url(database_url)
+
+
+def listening_line(settings: Settings, notes: list[str]) -> str:
+    store = describe_store(settings.database_url)
+    line = (
+        f"idpool listening on {settings.base_url} (store {store}, auth {settings.auth_mode}, "
+        f"credentials {settings.credential_mode})"
+    )
+    return f"{line}; {', '.join(notes)}" if notes else line
+
+
+# Failures caused by the operator's settings or files: `idpool` prints their message, one line.
+OPERATOR_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
+    SchemaOutOfDate,
+    SeedError,
+    PrincipalsFileError,
+    ProvidersConfigError,
+    RolesFileError,
+    KeySecretMismatch,
+)
 
 
 class _NoLogins:
@@ -458,17 +764,25 @@ def apply_seed_to_database(settings: Settings, seed: Seed) -> list[Pool]:
     return asyncio.run(run())
 
 
-async def ensure_signing_key(settings: Settings) -> None:
+async def ensure_signing_key(settings: Settings) -> list[str]:
     """Create the key secret and the first signing key before workers are forked.
 
     Workers could race for both: the key store settles the signing key's race, but two
     workers generating the default key secret file at once could each keep a different one.
+    Returns the notes for the start-up line.
     """
+    secret = resolve_key_secret(settings)
     store = SqlStore(make_source(settings.database_url, timeout=settings.db_timeout_seconds))
     try:
-        await Keyring.open(SqlKeyStore(store), key_secret(settings), time.time, settings.region)
+        keyring = await Keyring.open(
+            SqlKeyStore(store), secret.value, SystemClock().now, settings.region
+        )
     finally:
         await store.close()
+    notes = [f"key secret generated into {secret.path}"] if secret.created else []
+    if keyring.created_kid is not None:
+        notes.append(f"signing key {keyring.created_kid} created")
+    return notes
 
 
 async def rotate_keys(settings: Settings) -> str:

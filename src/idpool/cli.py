@@ -1,49 +1,101 @@
-"""The command line: serve | migrate | seed | keys.
+"""The command line: serve | migrate | seed | keys rotate.
 
-Every `serve` flag is generated from config.Settings, so flags, environment variables and
-the configuration reference in docs/configuration.md cannot drift apart.
+Options come from `config.Settings`: each subcommand offers the settings it reads (`serve`
+all of them), converted from text by `config.parse_setting`, the one conversion that the
+environment variables use too. Every mistake a person can make on the command line, in the
+environment or in a file named there ends as one line on stderr and exit status 2; a server
+that cannot start says why before it ever says it listens.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
-from collections.abc import Sequence
-from dataclasses import MISSING, fields, replace
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from typing import Any, NoReturn
 
-from idpool.config import Settings, from_environment
+from idpool import __version__
+from idpool.config import (
+    ConfigError,
+    Settings,
+    default_text,
+    env_name,
+    from_environment,
+    is_switch,
+    parse_setting,
+    setting_choices,
+)
+
+DESCRIPTION = "A self-hosted, wire-compatible server of Amazon Cognito Identity (identity pools)."
+ENVIRONMENT_NOTE = (
+    "Every option can also be set as an environment variable IDPOOL_<NAME> "
+    "(shown in brackets); an option on the command line wins."
+)
+
+# The settings each subcommand reads; `serve` reads every setting. A new setting is a serve
+# option without any change here; list it below only if another command reads it too.
+COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
+    "migrate": ("database_url",),
+    "seed": ("database_url", "migrate", "region"),
+    "keys rotate": ("database_url", "key_secret", "region"),
+}
 
 
-def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (and a pointer to --help), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def _converter(name: str) -> Callable[[str], Any]:
+    def convert(raw: str) -> Any:
+        try:
+            return parse_setting(name, raw)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = name  # argparse names the converter in some messages
+    return convert
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser, names: Sequence[str] | None) -> None:
+    wanted = set(names) if names is not None else None
     for item in fields(Settings):
+        if wanted is not None and item.name not in wanted:
+            continue
         flag = "--" + item.name.replace("_", "-")
-        doc = item.metadata.get("doc", "")
-        env = f"IDPOOL_{item.name.upper()}"
-        kind = str(item.type)
-        if "bool" in kind:
+        shown = default_text(item)
+        help_text = f"{item.metadata.get('doc', '')} [{env_name(item.name)}]"
+        if shown is not None:
+            help_text += f" (default: {shown})"
+        help_text = help_text.replace("%", "%%")
+        if is_switch(item.name):
             parser.add_argument(
                 flag,
                 dest=item.name,
                 action=argparse.BooleanOptionalAction,
                 default=None,
-                help=f"{doc} [{env}]",
+                help=help_text,
             )
-        else:
-            default = item.default if item.default is not MISSING else None
-            parser.add_argument(
-                flag,
-                dest=item.name,
-                type=int if "int" in kind else float if "float" in kind else str,
-                default=None,
-                help=f"{doc} [{env}] (default: {default if default is not None else 'see docs'})",
-            )
+            continue
+        choices = setting_choices(item.name)
+        parser.add_argument(
+            flag,
+            dest=item.name,
+            type=_converter(item.name),
+            default=None,
+            metavar="{" + ",".join(choices) + "}" if choices else item.name.upper(),
+            help=help_text,
+        )
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    values: dict[str, Any] = from_environment()
+    """Settings from the environment, then the command line (which wins)."""
+    names: tuple[str, ...] | None = getattr(args, "settings_names", None)
+    values: dict[str, Any] = from_environment(names=names)
     values.update(
         {
             f.name: getattr(args, f.name)
@@ -54,160 +106,92 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings().with_overrides(values)
 
 
-def _configure_logging(level: str) -> None:
-    from idpool.logging_setup import configure
-
-    configure(level)
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
-    from idpool.server.workers import WorkerShared, worker_count
+    from idpool.app import serve
 
-    settings = settings_from(args)
-    _configure_logging(settings.log_level)
-    try:
-        workers = worker_count(settings.workers)
-    except ValueError as exc:
-        print(f"idpool: {exc}", file=sys.stderr)
-        return 2
-    # Before anything imports prometheus-client: it picks its multiprocess mode at import.
-    shared = WorkerShared.create() if workers > 1 else None
-    try:
-        return _serve(settings, workers, shared)
-    finally:
-        if shared is not None:
-            shared.remove()
-
-
-def _serve(settings: Settings, workers: int, shared: Any) -> int:
-    import uvicorn
-
-    from idpool.app import (
-        Application,
-        bind_socket,
-        prepare_database,
-        role_policy,
-        uvicorn_config,
-    )
-    from idpool.storage.migrate import SchemaOutOfDate
-
-    log = logging.getLogger("idpool")
-    try:
-        prepare_database(settings)
-    except SchemaOutOfDate as exc:
-        print(f"idpool: {exc}", file=sys.stderr)
-        return 2
-    seed = None
-    if settings.seed_file:
-        from idpool.app import apply_seed_to_database
-        from idpool.seed import SeedError, load_seed
-
-        try:
-            seed = load_seed(settings.seed_file)
-            pools = apply_seed_to_database(settings, seed)
-        except SeedError as exc:
-            print(f"idpool: {exc}", file=sys.stderr)
-            return 2
-        log.info("seeded %d pool(s) from %s", len(pools), settings.seed_file)
-    sock = bind_socket(settings.host, settings.port)
-    settings = replace(settings, port=sock.getsockname()[1])
-    from idpool.service.role_policy import RolesFileError
-
-    try:
-        if shared is None:
-            application = Application(settings, seed=seed)
-        else:  # the workers build their own; here only check what they will read
-            role_policy(settings)
-    except RolesFileError as exc:
-        print(f"idpool: {exc}", file=sys.stderr)
-        return 2
-    log.info(
-        "idpool listening on %s (store %s, auth %s, credentials %s, %d worker%s)",
-        settings.base_url,
-        settings.database_url.split(":", 1)[0],
-        settings.auth_mode,
-        settings.credential_mode,
-        workers,
-        "" if workers == 1 else "s",
-    )
-    if shared is None:
-        uvicorn.Server(uvicorn_config(application)).run(sockets=[sock])
-        return 0
-    import asyncio
-
-    from prometheus_client import multiprocess
-
-    from idpool.app import ensure_signing_key
-    from idpool.server.workers import Supervisor
-
-    asyncio.run(ensure_signing_key(settings))
-
-    def run_worker(index: int) -> None:
-        # Each worker builds its own application: its own event loop, pool and caches.
-        worker_app = Application(settings, seed=seed, worker=shared)
-        uvicorn.Server(uvicorn_config(worker_app)).run(sockets=[sock])
-
-    def worker_exited(pid: int) -> None:
-        multiprocess.mark_process_dead(pid, str(shared.metrics_dir))  # type: ignore[no-untyped-call]
-
-    return Supervisor(workers, run_worker, on_worker_exit=worker_exited).run()
+    return serve(settings_from(args))
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from idpool.app import database_errors, describe_store
     from idpool.storage.migrate import current_revision, upgrade
 
     settings = settings_from(args)
-    upgrade(settings.database_url)
-    print(f"schema at revision {current_revision(settings.database_url)}")
+    with database_errors(settings):
+        upgrade(settings.database_url)
+        revision = current_revision(settings.database_url)
+        print(f"schema at revision {revision} in {describe_store(settings.database_url)}")
     return 0
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from idpool.app import apply_seed_to_database, prepare_database
-    from idpool.seed import SeedError, load_seed
+    from idpool.app import apply_seed_to_database, database_errors, prepare_database
+    from idpool.seed import load_seed
 
     settings = settings_from(args)
-    prepare_database(settings)
-    try:
-        pools = apply_seed_to_database(settings, load_seed(args.file))
-    except SeedError as exc:
-        print(f"idpool: {exc}", file=sys.stderr)
-        return 2
+    seed = load_seed(args.file)
+    with database_errors(settings):
+        prepare_database(settings)
+        pools = apply_seed_to_database(settings, seed)
     for pool in pools:
         print(f"{pool.pool_id}\t{pool.account_id}\t{pool.name}")
     return 0
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    from idpool.app import rotate_keys
+    from idpool.app import database_errors, require_current_schema, rotate_keys
 
     settings = settings_from(args)
-    kid = asyncio.run(rotate_keys(settings))
+    with database_errors(settings):
+        require_current_schema(settings)
+        kid = asyncio.run(rotate_keys(settings))
     print(f"new active signing key {kid}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="idpool", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the server")
-    _add_settings_flags(serve)
-    serve.set_defaults(func=cmd_serve)
-    migrate = sub.add_parser("migrate", help="apply database migrations")
-    _add_settings_flags(migrate)
-    migrate.set_defaults(func=cmd_migrate)
-    seed = sub.add_parser("seed", help="apply a seed file to the database and exit")
+    parser = _Parser(prog="idpool", description=DESCRIPTION, epilog=ENVIRONMENT_NOTE)
+    parser.add_argument("--version", action="version", version=f"idpool {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str, func: Callable[[argparse.Namespace], int]) -> Any:
+        words = name.split()
+        target = sub if len(words) == 1 else keys_sub
+        names = COMMAND_SETTINGS.get(name)
+        child = target.add_parser(
+            words[-1], help=help_text, description=help_text, epilog=ENVIRONMENT_NOTE
+        )
+        child.set_defaults(func=func, settings_names=names)
+        return child, names
+
+    serve, names = command("serve", "run the server", cmd_serve)
+    _add_settings_flags(serve, names)
+    migrate, names = command("migrate", "apply database migrations and exit", cmd_migrate)
+    _add_settings_flags(migrate, names)
+    seed, names = command("seed", "apply a seed file to the database and exit", cmd_seed)
     seed.add_argument("file", help="the seed file (YAML)")
-    _add_settings_flags(seed)
-    seed.set_defaults(func=cmd_seed)
-    keys = sub.add_parser("keys", help="manage signing keys")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    rotate = keys_sub.add_parser("rotate", help="make a new active signing key")
-    _add_settings_flags(rotate)
-    rotate.set_defaults(func=cmd_keys_rotate)
+    _add_settings_flags(seed, names)
+    keys = sub.add_parser("keys", help="manage signing keys", description="manage signing keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
+    rotate, names = command(
+        "keys rotate",
+        "make a new active signing key (the old one stays published)",
+        cmd_keys_rotate,
+    )
+    _add_settings_flags(rotate, names)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    from idpool.app import OPERATOR_ERRORS
+
+    try:
+        return int(args.func(args))
+    except Exception as exc:
+        if not isinstance(exc, (ConfigError, *OPERATOR_ERRORS)):
+            raise
+        print(f"idpool: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

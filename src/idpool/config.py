@@ -1,21 +1,46 @@
 """Settings: every knob of `idpool serve`, from flags or `IDPOOL_*` environment variables.
 
 Stdlib only, so the command line can describe itself without importing the server.
+
+A setting is one field of `Settings`: its declared type says how text (a flag or an
+environment variable) becomes its value (`parse_setting`, the only conversion there is), its
+`doc` metadata is its help text, and an optional `default_text` (text, or a function giving
+it) says in words what a `None` default means. The flag `--<name>` and the variable
+`IDPOOL_<NAME>` follow from its name.
 """
 
 from __future__ import annotations
 
 import os
+import types
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+
+class ConfigError(Exception):
+    """A setting or a file named by one is wrong; the message is one line for the operator."""
 
 
 def data_dir() -> Path:
-    """Where the embedded SQLite database and generated secrets live by default."""
+    """Where the embedded SQLite database lives by default."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "idpool"
+
+
+def secrets_dir() -> Path:
+    """Where a generated key secret lives: apart from the database, so a copy of the data
+    directory (a backup) cannot decrypt the signing keys stored in it."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "idpool"
+
+
+def default_key_secret_file() -> Path:
+    """The key secret generated when none is configured."""
+    return secrets_dir() / "key-secret"
 
 
 def default_database_url() -> str:
@@ -49,8 +74,8 @@ class Settings:
     migrate: bool | None = field(
         default=None,
         metadata={
-            "doc": "apply schema migrations at start-up (default: yes for SQLite, "
-            "no for PostgreSQL, where `idpool migrate` is the explicit step)"
+            "doc": "apply schema migrations at start-up",
+            "default_text": "yes for SQLite; no for PostgreSQL, where `idpool migrate` does it",
         },
     )
     region: str = field(default="us-east-1", metadata={"doc": "default region for new pools"})
@@ -59,16 +84,16 @@ class Settings:
     )
     issuer_url: str | None = field(
         default=None,
-        metadata={"doc": "`iss` of issued tokens (default: this server's base URL)"},
+        metadata={"doc": "`iss` of issued tokens", "default_text": "this server's base URL"},
     )
-    auth_mode: str = field(
+    auth_mode: Literal["strict", "lax"] = field(
         default="lax",
         metadata={"doc": "strict: verify SigV4 against known keys; lax: accept any signature"},
     )
     credentials_file: str | None = field(
         default=None, metadata={"doc": "YAML/JSON list of access keys and their accounts"}
     )
-    credential_mode: str = field(
+    credential_mode: Literal["local", "sts"] = field(
         default="local", metadata={"doc": "local: mint credentials; sts: call a real STS"}
     )
     sts_endpoint: str | None = field(
@@ -99,8 +124,9 @@ class Settings:
     key_secret: str | None = field(
         default=None,
         metadata={
-            "doc": "secret that encrypts signing keys at rest (default: generated "
-            "once into the data directory; set it explicitly for PostgreSQL replicas)"
+            "doc": "secret that encrypts signing keys at rest (give every PostgreSQL replica "
+            "the same one)",
+            "default_text": lambda: f"generated once into {default_key_secret_file()}",
         },
     )
     providers_file: str | None = field(
@@ -173,11 +199,13 @@ class Settings:
     admin_session_secret: str | None = field(
         default=None,
         metadata={
-            "doc": "key that signs console session cookies (default: derived from the "
-            "admin password)"
+            "doc": "key that signs console session cookies",
+            "default_text": "derived from the admin password",
         },
     )
-    log_level: str = field(default="info", metadata={"doc": "debug, info, warning or error"})
+    log_level: Literal["debug", "info", "warning", "error"] = field(
+        default="info", metadata={"doc": "how much to log"}
+    )
     access_log: bool = field(
         default=False, metadata={"doc": "one log line per API request at info"}
     )
@@ -199,23 +227,111 @@ class Settings:
         return f"http://{host}:{self.port}"
 
 
-def _parse(kind: Any, raw: str) -> Any:
-    text = str(kind)
-    if "bool" in text:
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if "int" in text:
-        return int(raw)
-    if "float" in text:
-        return float(raw)
-    return raw
+@cache
+def setting_types() -> dict[str, Any]:
+    """Each setting's declared type, resolved from its annotation."""
+    return typing.get_type_hints(Settings)
 
 
-def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """`IDPOOL_<FIELD>` variables, typed like the fields they set."""
+def _unwrap_optional(kind: Any) -> Any:
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        inner = [k for k in typing.get_args(kind) if k is not type(None)]
+        if len(inner) == 1:
+            return inner[0]
+    return kind
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _convert(kind: Any, raw: str) -> Any:
+    kind = _unwrap_optional(kind)
+    origin = typing.get_origin(kind)
+    if origin is Literal:
+        choices = typing.get_args(kind)
+        if raw not in choices:
+            raise ValueError(f"expected one of {', '.join(map(str, choices))}, got {raw!r}")
+        return raw
+    if origin is tuple:
+        (item, *_rest) = typing.get_args(kind)
+        return tuple(_convert(item, part.strip()) for part in raw.split(",") if part.strip())
+    if kind is bool:
+        text = raw.strip().lower()
+        if text not in _TRUE | _FALSE:
+            raise ValueError(f"expected true or false, got {raw!r}")
+        return text in _TRUE
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {raw!r}") from None
+    if kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"expected a number, got {raw!r}") from None
+    if kind is Path:
+        return Path(raw)
+    if kind is str:
+        return raw
+    raise TypeError(f"no conversion from text to {kind!r}")
+
+
+def parse_setting(name: str, raw: str) -> Any:
+    """The value of setting `name` from its text form (a flag or an environment variable),
+    converted by the setting's declared type. Raises ValueError with a one-line reason."""
+    return _convert(setting_types()[name], raw)
+
+
+def setting_choices(name: str) -> tuple[str, ...] | None:
+    """The allowed values of a `Literal` setting, for help texts."""
+    kind = _unwrap_optional(setting_types()[name])
+    return typing.get_args(kind) if typing.get_origin(kind) is Literal else None
+
+
+def is_switch(name: str) -> bool:
+    """A boolean setting: a `--name/--no-name` flag pair."""
+    return _unwrap_optional(setting_types()[name]) is bool
+
+
+def env_name(name: str) -> str:
+    return f"IDPOOL_{name.upper()}"
+
+
+def default_text(item: Field[Any]) -> str | None:
+    """The default of a setting as the help and docs show it, or None when there is none."""
+    if "default_text" in item.metadata:
+        shown = item.metadata["default_text"]
+        return str(shown() if callable(shown) else shown)
+    if item.default_factory is not MISSING:
+        value: Any = item.default_factory()
+    elif item.default is not MISSING:
+        value = item.default
+    else:
+        return None
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def from_environment(
+    environ: Mapping[str, str] | None = None, names: typing.Iterable[str] | None = None
+) -> dict[str, Any]:
+    """`IDPOOL_<FIELD>` variables (of the settings `names`, default all), typed like the
+    fields they set. A value that does not convert raises ConfigError."""
     env = os.environ if environ is None else environ
+    wanted = set(names) if names is not None else {f.name for f in fields(Settings)}
     values: dict[str, Any] = {}
     for item in fields(Settings):
-        raw = env.get(f"IDPOOL_{item.name.upper()}")
-        if raw is not None:
-            values[item.name] = _parse(item.type, raw)
+        raw = env.get(env_name(item.name))
+        if raw is not None and item.name in wanted:
+            try:
+                values[item.name] = parse_setting(item.name, raw)
+            except ValueError as exc:
+                raise ConfigError(f"{env_name(item.name)}: {exc}") from None
     return values

@@ -80,6 +80,8 @@ def configure(level: str = "info") -> None:
     # Per-request lines are INFO on the request logger; keep them off unless asked for.
     if level.lower() != "debug":
         logging.getLogger(ACCESS_LOGGER).setLevel(logging.WARNING)
+        # Migrations are summed up in idpool's start-up line; alembic's own steps are detail.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.Formatter.converter = time.gmtime
 
 

@@ -209,7 +209,10 @@ def _pool(reader: _Reader, node: yaml.Node) -> SeedPool:
 
 
 def load_seed(path: str) -> Seed:
-    text = Path(path).read_text()
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise SeedError(f"cannot read the seed file {path}: {exc.strerror or exc}") from None
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:

@@ -119,7 +119,7 @@ def test_change_on_disk_is_picked_up_and_logged(
             "providers.user_pool_endpoint: must be an http(s) URL",
         ),
         ("no_such_setting: 1\n", "unknown key 'no_such_setting'"),
-        ("- a list\n", "must be a mapping"),
+        ("- a list\n", "must be a YAML mapping"),
     ],
 )
 def test_bad_file_keeps_the_previous_configuration(

@@ -25,6 +25,11 @@ from idpool.domain.ports import LoginVerifier
 from idpool.domain.records import Pool, VerifiedLogin
 from idpool.providers.config import ProvidersConfig, ProvidersConfigError
 
+
+class ProvidersFileError(ProvidersConfigError):
+    """The providers file cannot be read or parsed; the message names the file."""
+
+
 log = logging.getLogger("idpool.providers")
 
 Build = Callable[[ProvidersConfig, LoginVerifier | None], LoginVerifier]
@@ -140,19 +145,22 @@ class ReloadingLoginVerifier:
 
 def read_providers_file(path: str) -> Mapping[str, Any]:
     """The providers file as plain data; a file that cannot be read or parsed is a
-    ProvidersConfigError naming the file (and YAML's line and column)."""
+    ProvidersFileError naming the file (and YAML's line and column)."""
     import yaml
 
     try:
         text = Path(path).read_text()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ProvidersConfigError(f"{path}: cannot read: {exc}") from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ProvidersFileError(f"cannot read the providers file {path}: {reason}") from None
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ProvidersConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ProvidersFileError(
+            f"the providers file {path} is not valid YAML: {' '.join(str(exc).split())}"
+        ) from None
     if loaded is None:
         return {}
     if not isinstance(loaded, Mapping):
-        raise ProvidersConfigError(f"{path}: must be a mapping of settings")
+        raise ProvidersFileError(f"the providers file {path} must be a YAML mapping of settings")
     return loaded

@@ -98,9 +98,12 @@ class WorkerShared:
     def create(cls) -> WorkerShared:
         """A private (0700) temporary directory and the shared memory.
 
-        Sets PROMETHEUS_MULTIPROC_DIR, which prometheus-client reads when it is first
-        imported: call this before anything imports it.
+        Switches prometheus-client to its multiprocess mode for the metrics created from now
+        on (in this process and the workers forked from it): PROMETHEUS_MULTIPROC_DIR, and
+        the value class it would have picked at import had the variable been set then.
         """
+        from prometheus_client import values
+
         from idpool.server.throttle import SharedBuckets
 
         directory = Path(tempfile.mkdtemp(prefix="idpool-workers-"))
@@ -108,6 +111,7 @@ class WorkerShared:
         shared.metrics_dir.mkdir(mode=0o700)
         shared.revoked_dir.mkdir(mode=0o700)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared.metrics_dir)
+        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
         return shared
 
     def remove(self) -> None:

@@ -108,6 +108,8 @@ class Keyring:
         self._active: SigningKey | None = None
         self._loaded_at = float("-inf")
         self._unknown_kid_at = float("-inf")
+        # The key this keyring created because the store had none (first start), if any.
+        self.created_kid: str | None = None
 
     @classmethod
     async def open(
@@ -194,7 +196,8 @@ class Keyring:
         if not any(k.retired_at is None for k in stored):
             created = await self._create_key()
             if await self._store.insert_key_if_no_active(created[0]):
-                log.info("created signing key %s", created[0].kid)
+                log.debug("created signing key %s", created[0].kid)
+                self.created_kid = created[0].kid
                 self._install(await self._store.load_keys(self._clock()), created[1])
                 return
             # Another replica won the race: use its key.

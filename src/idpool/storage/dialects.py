@@ -36,6 +36,7 @@ from sqlalchemy.sql import Executable
 
 from idpool.domain.errors import StoreFailure
 from idpool.domain.ports import StoreConflict
+from idpool.files import create_private_file
 from idpool.storage.errors import Writability, is_driver_error, store_error
 
 log = logging.getLogger("idpool.store")
@@ -126,7 +127,8 @@ def sqlite_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> Engine:
     """A synchronous SQLite engine with WAL and manual transaction control."""
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # Created 0600 before SQLite opens it: SQLite gives -wal and -shm the same mode.
+        create_private_file(Path(parsed.database))
     engine = create_engine(
         url,
         poolclass=StaticPool,

@@ -29,7 +29,8 @@ def _config() -> Config:
 def _sync_engine(url: str) -> Engine:
     if make_url(url).get_backend_name() == "sqlite":
         return sqlite_engine(url)
-    return create_engine(async_postgres_url(url))
+    # A server that does not answer fails the command within seconds instead of hanging.
+    return create_engine(async_postgres_url(url), connect_args={"connect_timeout": 5})
 
 
 def head_revision() -> str:

@@ -61,6 +61,7 @@ def test_kill_9_mid_write_loses_nothing_acknowledged(
             verify(server.url, pool_id, journal)
         assert journal.failures > 0, "the kill did not interrupt any request"
         assert min(len(journal.pools), len(journal.logins), len(journal.developers)) > 10
+        assert len(journal.guests) > 10
         assert journal.links
         assert link_violations(fresh_database) == {}
     finally:

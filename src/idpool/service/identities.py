@@ -20,6 +20,7 @@ from idpool.domain.ids import OWN_TOKEN_PROVIDER, region_of
 from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, Identity, IdentityView, Page, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
+from idpool.service.group_commit import GroupCommit
 from idpool.service.logins import active, link_logins, verify_logins
 from idpool.service.paging import decode_keyset, encode_token
 from idpool.service.pools import owned_pool
@@ -105,6 +106,8 @@ class Proof:
 class IdentityService:
     def __init__(self, deps: ServiceDeps) -> None:
         self._d = deps
+        # New guests of concurrent GetId calls share one transaction (service/group_commit.py).
+        self.new_guests: GroupCommit[Identity] = GroupCommit(deps.store)
 
     async def get_id(
         self, pool_id: str, logins: Mapping[str, str] | None, account_id: str | None = None
@@ -132,6 +135,8 @@ class IdentityService:
                 raise NotAuthorizedException(UNAUTH_NOT_SUPPORTED)
             return await link_logins(self._d, tx, current, None, verified)
 
+        if not verified:
+            return (await self.new_guests.run(work)).identity_id
         return (await in_transaction(self._d.store, work)).identity_id
 
     async def prove_verified(

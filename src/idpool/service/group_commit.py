@@ -41,10 +41,19 @@ class GroupCommit(Generic[T]):
         self._max = max_group
         self._queue: list[tuple[Work[T], asyncio.Future[T]]] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._group_tx: Transaction | None = None
+        self._memo: dict[Any, Any] = {}
         # How many transactions groups committed, and how many units they held (for tests
         # and benchmarks; a unit run alone after a failed group is not counted).
         self.groups = 0
         self.units = 0
+
+    def memo(self, tx: Transaction) -> dict[Any, Any]:
+        """What the units of the group running in `tx` share (e.g. the pool they all read).
+
+        Empty for a unit that runs alone: a memo never outlives its transaction.
+        """
+        return self._memo if tx is self._group_tx else {}
 
     async def run(self, work: Work[T]) -> T:
         """The result of `work(tx)` once the transaction it ran in has committed."""
@@ -78,7 +87,11 @@ class GroupCommit(Generic[T]):
             return
         try:
             async with self._store.transaction() as tx:
-                results = [await work(tx) for work, _ in batch]
+                self._group_tx, self._memo = tx, {}
+                try:
+                    results = [await work(tx) for work, _ in batch]
+                finally:
+                    self._group_tx, self._memo = None, {}
         except StoreFailure as failure:
             for _, future in batch:
                 _settle(future, error=failure)

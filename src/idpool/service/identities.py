@@ -130,7 +130,12 @@ class IdentityService:
                 return first
 
         async def work(tx: Transaction) -> Identity:
-            current = await public_pool(tx, pool_id, account_id)
+            # The guests of one group commit (service/group_commit.py) read the pool once.
+            memo = self.new_guests.memo(tx)
+            current = memo.get((pool_id, account_id))
+            if current is None:
+                current = await public_pool(tx, pool_id, account_id)
+                memo[(pool_id, account_id)] = current
             if not verified and not current.allow_unauthenticated:
                 raise NotAuthorizedException(UNAUTH_NOT_SUPPORTED)
             return await link_logins(self._d, tx, current, None, verified)

@@ -190,3 +190,48 @@ def test_a_failing_store_fails_the_group_at_once(open_store: Opener) -> None:
         await inner.close()
 
     asyncio.run(scenario())
+
+
+def test_groups_in_flight_are_bounded_and_later_calls_gather(open_store: Opener) -> None:
+    """With a slow COMMIT (a distant PostgreSQL), calls arriving meanwhile form larger groups."""
+
+    async def scenario() -> None:
+        inner = await open_store()
+        open_now: list[int] = [0]
+        most: list[int] = [0]
+
+        class Slow(CountingStore):
+            @asynccontextmanager
+            async def transaction(self, readonly: bool = False) -> AsyncIterator[Any]:
+                open_now[0] += 1
+                most[0] = max(most[0], open_now[0])
+                try:
+                    async with super().transaction(readonly) as tx:
+                        yield tx
+                        await asyncio.sleep(0.02)
+                finally:
+                    open_now[0] -= 1
+
+        store = Slow(inner)
+        group: GroupCommit[Identity] = GroupCommit(store, parallel=2)  # type: ignore[arg-type]
+        pool = pool_record()
+        async with inner.transaction() as tx:
+            await tx.insert_pool(pool)
+
+        async def one(delay: float) -> str:
+            await asyncio.sleep(delay)
+            identity = identity_record(pool)
+
+            async def work(tx: Transaction) -> Identity:
+                await tx.insert_identity(identity)
+                return identity
+
+            return (await group.run(work)).identity_id
+
+        ids = await asyncio.gather(*(one(i * 0.001) for i in range(120)))
+        assert await _identities_in(inner, pool.pool_id) == set(ids)
+        assert most[0] <= 2
+        assert store.committed < 60  # far fewer transactions than calls
+        await inner.close()
+
+    asyncio.run(scenario())

@@ -7,6 +7,9 @@ while the previous group is committing) run their units of work one after the ot
 transaction, and every call is answered only after that transaction committed: an
 acknowledged identity is as durable as before (the kill -9 test in tests/reliability checks it).
 
+Up to PARALLEL_GROUPS groups are in flight at once (on PostgreSQL, where a group waits on the
+network); the calls that arrive meanwhile gather into the next group.
+
 A unit of work that fails must not fail the others of its group. When anything goes wrong
 inside the group's transaction, it is rolled back as a whole and every unit runs again in a
 transaction of its own (`in_transaction`, with its usual retries), concurrently, so each call
@@ -31,18 +34,26 @@ T = TypeVar("T")
 
 # The most units in one transaction: bounds the time one COMMIT holds the others up.
 MAX_GROUP = 128
+# Groups in flight at once. On SQLite a group runs without yielding, so there is never more
+# than one; on PostgreSQL groups wait on the network, and a few in parallel keep the
+# connection pool busy while the next group gathers.
+PARALLEL_GROUPS = 4
 
 Work = Callable[[Transaction], Awaitable[T]]
 
 
 class GroupCommit(Generic[T]):
-    def __init__(self, store: Store, *, max_group: int = MAX_GROUP) -> None:
+    def __init__(
+        self, store: Store, *, max_group: int = MAX_GROUP, parallel: int = PARALLEL_GROUPS
+    ) -> None:
         self._store = store
         self._max = max_group
+        self._parallel = parallel
+        self._in_flight: set[asyncio.Task[None]] = set()
         self._queue: list[tuple[Work[T], asyncio.Future[T]]] = []
         self._drainer: asyncio.Task[None] | None = None
-        self._group_tx: Transaction | None = None
-        self._memo: dict[Any, Any] = {}
+        # The memo of each group transaction in flight, by the transaction's id.
+        self._memos: dict[int, tuple[Transaction, dict[Any, Any]]] = {}
         # How many transactions groups committed, and how many units they held (for tests
         # and benchmarks; a unit run alone after a failed group is not counted).
         self.groups = 0
@@ -53,7 +64,8 @@ class GroupCommit(Generic[T]):
 
         Empty for a unit that runs alone: a memo never outlives its transaction.
         """
-        return self._memo if tx is self._group_tx else {}
+        entry = self._memos.get(id(tx))
+        return entry[1] if entry is not None and entry[0] is tx else {}
 
     async def run(self, work: Work[T]) -> T:
         """The result of `work(tx)` once the transaction it ran in has committed."""
@@ -66,32 +78,39 @@ class GroupCommit(Generic[T]):
         return await future
 
     async def _drain(self) -> None:
-        batch: list[tuple[Work[T], asyncio.Future[T]]] = []
         try:
             while self._queue:
+                if len(self._in_flight) >= self._parallel:
+                    # The queue keeps filling meanwhile: the next group will be larger.
+                    await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    continue
                 batch = self._queue[: self._max]
                 del self._queue[: self._max]
-                await self._commit(batch)
-                batch = []
+                task = asyncio.get_running_loop().create_task(self._commit(batch))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
         finally:
             self._drainer = None
             # Cancelled (shutdown): nobody may wait forever for a group that will not commit.
-            for _, future in [*batch, *self._queue]:
-                if not future.done():
-                    future.cancel()
+            for _, future in self._queue:
+                future.cancel()
             self._queue.clear()
 
     async def _commit(self, batch: list[tuple[Work[T], asyncio.Future[T]]]) -> None:
+        try:
+            await self._commit_group(batch)
+        finally:  # cancelled mid-commit (shutdown): no caller waits for it forever
+            for _, future in batch:
+                if not future.done():
+                    future.cancel()
+
+    async def _commit_group(self, batch: list[tuple[Work[T], asyncio.Future[T]]]) -> None:
         if len(batch) == 1:
             await self._alone(*batch[0])
             return
         try:
             async with self._store.transaction() as tx:
-                self._group_tx, self._memo = tx, {}
-                try:
-                    results = [await work(tx) for work, _ in batch]
-                finally:
-                    self._group_tx, self._memo = None, {}
+                results = await self._units(tx, batch)
         except StoreFailure as failure:
             for _, future in batch:
                 _settle(future, error=failure)
@@ -103,6 +122,16 @@ class GroupCommit(Generic[T]):
         self.units += len(batch)
         for (_, future), result in zip(batch, results, strict=True):
             _settle(future, result=result)
+
+    async def _units(
+        self, tx: Transaction, batch: list[tuple[Work[T], asyncio.Future[T]]]
+    ) -> list[T]:
+        memo: dict[Any, Any] = {}
+        self._memos[id(tx)] = (tx, memo)
+        try:
+            return [await work(tx) for work, _ in batch]
+        finally:
+            del self._memos[id(tx)]
 
     async def _alone(self, work: Work[T], future: asyncio.Future[T]) -> None:
         try:

@@ -2,8 +2,9 @@
 
 SQLite: one connection in the event-loop thread, WAL, `BEGIN IMMEDIATE` for writes so two
 processes sharing a file queue on the lock instead of failing at commit, reads in autocommit
-(as PostgreSQL's), and an asyncio lock so that one transaction at a time uses the connection. PostgreSQL: an async psycopg 3
-connection pool; writers lock the rows they merge (`SELECT ... FOR UPDATE`).
+(as PostgreSQL's), and an asyncio lock so that one transaction at a time uses the connection.
+PostgreSQL: an async psycopg 3 connection pool; writers lock the rows they merge
+(`SELECT ... FOR UPDATE`).
 
 Every transaction has a deadline (`--db-timeout-seconds`), from asking for a connection to
 the end of COMMIT. A database that stops answering without closing its connections (a

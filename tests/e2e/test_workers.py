@@ -220,3 +220,31 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
     except OSError:
         return False
+
+
+def test_a_negative_worker_count_is_one_clear_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "idpool",
+            "serve",
+            "--workers",
+            "-1",
+            "--port",
+            "0",
+            "--database-url",
+            f"sqlite:///{tmp_path / 'x.sqlite3'}",
+            "--key-secret",
+            "x",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "idpool: --workers must be 0 (one per CPU) or more, not -1"

@@ -9,74 +9,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from idpool.domain.records import (
-    Caller,
-    CognitoProvider,
-    IdentityView,
-    MappingRule,
-    Pool,
-    RoleMapping,
+from idpool.domain.pool_config import (
+    pool_shape,
+    role_mapping_shape,
+    role_mappings_from_shape,
+    spec_from_shape,
+    tag_map_shape,
 )
+from idpool.domain.records import Caller, IdentityView, PrincipalTagMap
 from idpool.service.facade import IdentityPoolService
-from idpool.service.pools import PoolSpec
 
 Params = Mapping[str, Any]
 Result = dict[str, Any] | None
 Handler = Callable[[IdentityPoolService, Caller, Params], Awaitable[Result]]
-
-
-def _pool_out(pool: Pool) -> dict[str, Any]:
-    """The IdentityPool shape: tags always present, other optional members only when set."""
-    out: dict[str, Any] = {
-        "IdentityPoolId": pool.pool_id,
-        "IdentityPoolName": pool.name,
-        "AllowUnauthenticatedIdentities": pool.allow_unauthenticated,
-        "IdentityPoolTags": dict(pool.tags),
-    }
-    if pool.allow_classic_flow is not None:
-        out["AllowClassicFlow"] = pool.allow_classic_flow
-    if pool.supported_login_providers:
-        out["SupportedLoginProviders"] = dict(pool.supported_login_providers)
-    if pool.developer_provider_name is not None:
-        out["DeveloperProviderName"] = pool.developer_provider_name
-    if pool.open_id_connect_provider_arns:
-        out["OpenIdConnectProviderARNs"] = list(pool.open_id_connect_provider_arns)
-    if pool.cognito_identity_providers:
-        out["CognitoIdentityProviders"] = [
-            {
-                "ProviderName": p.provider_name,
-                **({"ClientId": p.client_id} if p.client_id is not None else {}),
-                "ServerSideTokenCheck": p.server_side_token_check,
-            }
-            for p in pool.cognito_identity_providers
-        ]
-    if pool.saml_provider_arns:
-        out["SamlProviderARNs"] = list(pool.saml_provider_arns)
-    return out
-
-
-def _spec(p: Params) -> PoolSpec:
-    providers = p.get("CognitoIdentityProviders")
-    return PoolSpec(
-        name=p["IdentityPoolName"],
-        allow_unauthenticated=p["AllowUnauthenticatedIdentities"],
-        allow_classic_flow=p.get("AllowClassicFlow"),
-        supported_login_providers=p.get("SupportedLoginProviders"),
-        developer_provider_name=p.get("DeveloperProviderName"),
-        open_id_connect_provider_arns=p.get("OpenIdConnectProviderARNs"),
-        cognito_identity_providers=None
-        if providers is None
-        else [
-            CognitoProvider(
-                provider_name=item.get("ProviderName") or "",
-                client_id=item.get("ClientId"),
-                server_side_token_check=bool(item.get("ServerSideTokenCheck", False)),
-            )
-            for item in providers
-        ],
-        saml_provider_arns=p.get("SamlProviderARNs"),
-        tags=p.get("IdentityPoolTags"),
-    )
 
 
 def _identity_out(view: IdentityView) -> dict[str, Any]:
@@ -89,51 +34,19 @@ def _identity_out(view: IdentityView) -> dict[str, Any]:
     }
 
 
-def _role_mapping_in(raw: Mapping[str, Any]) -> RoleMapping:
-    rules_config = raw.get("RulesConfiguration")
-    rules = None
-    if rules_config is not None:
-        rules = tuple(
-            MappingRule(r["Claim"], r["MatchType"], r["Value"], r["RoleARN"])
-            for r in rules_config.get("Rules") or ()
-        )
-    return RoleMapping(
-        type=raw["Type"], ambiguous_role_resolution=raw.get("AmbiguousRoleResolution"), rules=rules
-    )
-
-
-def _role_mapping_out(mapping: RoleMapping) -> dict[str, Any]:
-    out: dict[str, Any] = {"Type": mapping.type}
-    if mapping.ambiguous_role_resolution is not None:
-        out["AmbiguousRoleResolution"] = mapping.ambiguous_role_resolution
-    if mapping.rules is not None:
-        out["RulesConfiguration"] = {
-            "Rules": [
-                {
-                    "Claim": r.claim,
-                    "MatchType": r.match_type,
-                    "Value": r.value,
-                    "RoleARN": r.role_arn,
-                }
-                for r in mapping.rules
-            ]
-        }
-    return out
-
-
 # --- pools ------------------------------------------------------------------------------------
 
 
 async def create_identity_pool(s: IdentityPoolService, c: Caller, p: Params) -> Result:
-    return _pool_out(await s.pools.create(c, _spec(p)))
+    return pool_shape(await s.pools.create(c, spec_from_shape(p)))
 
 
 async def describe_identity_pool(s: IdentityPoolService, c: Caller, p: Params) -> Result:
-    return _pool_out(await s.pools.describe(c, p["IdentityPoolId"]))
+    return pool_shape(await s.pools.describe(c, p["IdentityPoolId"]))
 
 
 async def update_identity_pool(s: IdentityPoolService, c: Caller, p: Params) -> Result:
-    return _pool_out(await s.pools.update(c, p["IdentityPoolId"], _spec(p)))
+    return pool_shape(await s.pools.update(c, p["IdentityPoolId"], spec_from_shape(p)))
 
 
 async def delete_identity_pool(s: IdentityPoolService, c: Caller, p: Params) -> Result:
@@ -175,31 +88,27 @@ async def set_principal_tag_attribute_map(s: IdentityPoolService, c: Caller, p: 
         p.get("UseDefaults"),
         p.get("PrincipalTags"),
     )
-    return _tag_map_out(p, entry.use_defaults, entry.tags)
+    return _tag_map_out(p, entry)
 
 
 async def get_principal_tag_attribute_map(s: IdentityPoolService, c: Caller, p: Params) -> Result:
     entry = await s.pools.get_principal_tags(c, p["IdentityPoolId"], p["IdentityProviderName"])
-    return _tag_map_out(p, entry.use_defaults, entry.tags)
+    return _tag_map_out(p, entry)
 
 
-def _tag_map_out(p: Params, use_defaults: bool | None, tags: Mapping[str, str]) -> Result:
-    out: dict[str, Any] = {
+def _tag_map_out(p: Params, entry: PrincipalTagMap) -> Result:
+    return {
         "IdentityPoolId": p["IdentityPoolId"],
         "IdentityProviderName": p["IdentityProviderName"],
-        "PrincipalTags": dict(tags),
+        **tag_map_shape(entry),
     }
-    if use_defaults is not None:
-        out["UseDefaults"] = use_defaults
-    return out
 
 
 # --- roles ------------------------------------------------------------------------------------
 
 
 async def set_identity_pool_roles(s: IdentityPoolService, c: Caller, p: Params) -> Result:
-    raw = p.get("RoleMappings")
-    mappings = None if raw is None else {k: _role_mapping_in(v) for k, v in raw.items()}
+    mappings = role_mappings_from_shape(p.get("RoleMappings"))
     await s.roles.set_roles(c, p["IdentityPoolId"], p["Roles"], mappings)
     return None
 
@@ -208,7 +117,7 @@ async def get_identity_pool_roles(s: IdentityPoolService, c: Caller, p: Params) 
     pool = await s.roles.get_roles(c, p["IdentityPoolId"])
     out: dict[str, Any] = {"IdentityPoolId": pool.pool_id, "Roles": dict(pool.roles)}
     if pool.role_mappings:
-        out["RoleMappings"] = {k: _role_mapping_out(m) for k, m in pool.role_mappings.items()}
+        out["RoleMappings"] = {k: role_mapping_shape(m) for k, m in pool.role_mappings.items()}
     return out
 
 

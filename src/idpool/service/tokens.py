@@ -15,6 +15,7 @@ from idpool.domain.ids import OWN_TOKEN_PROVIDER, pool_arn
 from idpool.domain.records import Identity, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps
 from idpool.service.identities import IdentityService
+from idpool.service.rate_keys import RateKey
 
 POOL_ARN_CLAIM = "https://cognito-identity.amazonaws.com/identity-pool-arn"
 TAGS_CLAIM = "https://aws.amazon.com/tags"
@@ -137,7 +138,7 @@ class TokenService:
         The AllowClassicFlow check comes first (the reference leaves the order open); an
         unset AllowClassicFlow allows the flow, as AWS keeps it for old pools.
         """
-        proof = await self._identities.prove_verified(identity_id, logins, "GetOpenIdToken")
+        proof = await self._identities.prove_verified(identity_id, logins, RateKey.OPEN_ID_TOKEN)
         pool = proof.pool
         if pool.allow_classic_flow is False:
             raise InvalidParameterException(CLASSIC_FLOW_DISABLED)

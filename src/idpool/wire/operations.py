@@ -1,12 +1,16 @@
 """THE list of operations: 23 rows, each mapping AWS parameters to a service call and back.
 
-A test asserts these rows cover exactly the operations of botocore's model. Parameters have
-already passed the model's constraints, so required members are present and typed here.
+A row holds every fact about its operation: the handler, whether it is public (from the
+model), its rate quota and bucket, and what it issues (for the metrics). A test asserts these
+rows cover exactly the operations of botocore's model. Parameters have already passed the
+model's constraints, so required members are present and typed here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from idpool.domain.pool_config import (
@@ -18,6 +22,8 @@ from idpool.domain.pool_config import (
 )
 from idpool.domain.records import Caller, IdentityView, PrincipalTagMap
 from idpool.service.facade import IdentityPoolService
+from idpool.service.rate_keys import RateKey
+from idpool.wire.model import is_public
 
 Params = Mapping[str, Any]
 Result = dict[str, Any] | None
@@ -242,28 +248,87 @@ async def unlink_developer_identity(s: IdentityPoolService, c: Caller, p: Params
     return None
 
 
-OPERATIONS: dict[str, Handler] = {
-    "CreateIdentityPool": create_identity_pool,
-    "DeleteIdentities": delete_identities,
-    "DeleteIdentityPool": delete_identity_pool,
-    "DescribeIdentity": describe_identity,
-    "DescribeIdentityPool": describe_identity_pool,
-    "GetCredentialsForIdentity": get_credentials_for_identity,
-    "GetId": get_id,
-    "GetIdentityPoolRoles": get_identity_pool_roles,
-    "GetOpenIdToken": get_open_id_token,
-    "GetOpenIdTokenForDeveloperIdentity": get_open_id_token_for_developer_identity,
-    "GetPrincipalTagAttributeMap": get_principal_tag_attribute_map,
-    "ListIdentities": list_identities,
-    "ListIdentityPools": list_identity_pools,
-    "ListTagsForResource": list_tags_for_resource,
-    "LookupDeveloperIdentity": lookup_developer_identity,
-    "MergeDeveloperIdentities": merge_developer_identities,
-    "SetIdentityPoolRoles": set_identity_pool_roles,
-    "SetPrincipalTagAttributeMap": set_principal_tag_attribute_map,
-    "TagResource": tag_resource,
-    "UnlinkDeveloperIdentity": unlink_developer_identity,
-    "UnlinkIdentity": unlink_identity,
-    "UntagResource": untag_resource,
-    "UpdateIdentityPool": update_identity_pool,
-}
+class Issues(Enum):
+    """What a successful call hands out, for the metrics (docs/observability.md)."""
+
+    TOKEN = "token"
+    CREDENTIALS = "credentials"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """Everything idpool knows about one operation, in one row.
+
+    `rate` is AWS's published quota (requests per second per account; None: no published
+    quota, the throttle's stand-in applies). `rate_key` names the bucket: the service's own key
+    for public calls, which the service charges once it knows the pool's account; the
+    operation's name for the rest, charged by the edge. Whether a call needs a signature is
+    the model's (`public`).
+    """
+
+    name: str
+    handler: Handler
+    rate: float | None = None
+    service_key: RateKey | None = None
+    issues: Issues | None = None
+
+    @property
+    def public(self) -> bool:
+        return is_public(self.name)
+
+    @property
+    def rate_key(self) -> str:
+        return self.service_key.value if self.service_key is not None else self.name
+
+
+# Rates: GetId and the token/credential calls from the Cognito Identity quotas page
+# (https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html); the tag calls from
+# the API model's documentation strings.
+_ROWS = (
+    Operation("CreateIdentityPool", create_identity_pool),
+    Operation("DeleteIdentities", delete_identities),
+    Operation("DeleteIdentityPool", delete_identity_pool),
+    Operation("DescribeIdentity", describe_identity),
+    Operation("DescribeIdentityPool", describe_identity_pool),
+    Operation(
+        "GetCredentialsForIdentity",
+        get_credentials_for_identity,
+        rate=200.0,
+        service_key=RateKey.CREDENTIALS,
+        issues=Issues.CREDENTIALS,
+    ),
+    Operation("GetId", get_id, rate=25.0, service_key=RateKey.GET_ID),
+    Operation("GetIdentityPoolRoles", get_identity_pool_roles),
+    Operation(
+        "GetOpenIdToken",
+        get_open_id_token,
+        rate=200.0,
+        service_key=RateKey.OPEN_ID_TOKEN,
+        issues=Issues.TOKEN,
+    ),
+    Operation(
+        "GetOpenIdTokenForDeveloperIdentity",
+        get_open_id_token_for_developer_identity,
+        rate=200.0,
+        issues=Issues.TOKEN,
+    ),
+    Operation("GetPrincipalTagAttributeMap", get_principal_tag_attribute_map),
+    Operation("ListIdentities", list_identities),
+    Operation("ListIdentityPools", list_identity_pools),
+    Operation("ListTagsForResource", list_tags_for_resource, rate=10.0),
+    Operation("LookupDeveloperIdentity", lookup_developer_identity),
+    Operation("MergeDeveloperIdentities", merge_developer_identities),
+    Operation("SetIdentityPoolRoles", set_identity_pool_roles),
+    Operation("SetPrincipalTagAttributeMap", set_principal_tag_attribute_map),
+    Operation("TagResource", tag_resource, rate=5.0),
+    Operation("UnlinkDeveloperIdentity", unlink_developer_identity),
+    Operation("UnlinkIdentity", unlink_identity, service_key=RateKey.UNLINK),
+    Operation("UntagResource", untag_resource, rate=5.0),
+    Operation("UpdateIdentityPool", update_identity_pool),
+)
+OPERATIONS: Mapping[str, Operation] = {row.name: row for row in _ROWS}
+
+
+def published_rates() -> dict[str, float]:
+    """AWS's published quotas by rate key, for the throttle."""
+    return {row.rate_key: row.rate for row in _ROWS if row.rate is not None}

@@ -13,7 +13,7 @@ import os
 import secrets
 import signal
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +21,17 @@ from typing import Any
 
 import httpx
 
+from idpool.auth.callers import CallerAuthenticator, LiveSigner
 from idpool.auth.principals import PrincipalDirectory, load_principals
 from idpool.auth.sessions import SessionLiveness
 from idpool.auth.sigv4 import SigV4Verifier
 from idpool.config import Settings, data_dir
 from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
-from idpool.domain.records import Caller, Pool, VerifiedLogin
+from idpool.domain.ports import CredentialVendor
+from idpool.domain.records import Pool, VerifiedLogin
 from idpool.logging_setup import enable_access_log
-from idpool.providers.config import ProvidersConfig, build_login_verifier, load_providers_config
+from idpool.providers.config import ProvidersConfig, load_providers_config
+from idpool.providers.registry import build_login_verifier
 from idpool.providers.reload import ReloadingLoginVerifier, read_providers_file
 from idpool.seed import Seed, apply_seed, load_seed
 from idpool.server.asgi import EdgeSettings, IdpoolApp, WellKnown
@@ -111,6 +114,41 @@ def providers_config(settings: Settings, seed: Seed | None) -> ProvidersConfig:
     return load_providers_config(raw)
 
 
+def open_store(settings: Settings) -> SqlStore:
+    return SqlStore(
+        make_source(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            timeout=settings.db_timeout_seconds,
+        )
+    )
+
+
+def signing_pool() -> ThreadPoolExecutor | None:
+    """RSA signing releases the GIL: with more than one core, sign on a thread per core;
+    pinned to one core, signing inline avoids a pointless thread hop."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    return ThreadPoolExecutor(cpus, "idpool-sign") if cpus > 1 else None
+
+
+def credential_vendor(
+    settings: Settings, now: Callable[[], float], sealer: CredentialSealer
+) -> CredentialVendor:
+    if settings.credential_mode == "sts":
+        return StsCredentialVendor(endpoint_url=settings.sts_endpoint, region=settings.region)
+    return LocalCredentialVendor(clock=now, sealer=sealer)
+
+
+def request_throttle(settings: Settings, now: Callable[[], float]) -> TokenBucketThrottle | None:
+    if not settings.throttle:
+        return None
+    return TokenBucketThrottle(DEFAULT_RATES, clock=now, replica_share=settings.replicas)
+
+
+def quotas(settings: Settings) -> Quotas:
+    return Quotas(user_pool_providers_per_pool=settings.user_pool_providers_per_pool)
+
+
 @dataclass
 class Runtime:
     """What the lifespan start-up builds; kept so tests and the CLI can reach it."""
@@ -180,50 +218,30 @@ class Application:
         )
 
     async def startup(self) -> None:
-        settings = self.settings
-        store = SqlStore(
-            make_source(
-                settings.database_url,
-                pool_size=settings.db_pool_size,
-                timeout=settings.db_timeout_seconds,
-            )
-        )
+        settings, now = self.settings, self.clock.now
+        store = open_store(settings)
         self.metrics.store_writable.set_function(lambda: 1.0 if store.writable else 0.0)
         secret = key_secret(settings)
-        keyring = await Keyring.open(SqlKeyStore(store), secret, self.clock.now, settings.region)
+        keyring = await Keyring.open(SqlKeyStore(store), secret, now, settings.region)
         # Vended credentials are sealed with a key derived from the shared key secret, so every
         # replica and worker verifies them without a database write per vend.
         sealer = CredentialSealer(secret)
         liveness = SessionLiveness(store)
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-        # RSA signing releases the GIL: with more than one core, sign on a thread per core;
-        # pinned to one core, signing inline avoids a pointless thread hop.
-        self._sign_pool = ThreadPoolExecutor(cpus, "idpool-sign") if cpus > 1 else None
+        self._sign_pool = signing_pool()
         signer = JwtTokenSigner(
             keyring, self.issuer, executor=self._sign_pool, offload=self._sign_pool is not None
         )
         http = httpx.AsyncClient(timeout=5.0)
-        own_tokens = OwnTokenVerifier(keyring, self.issuer, self.clock.now)
+        own_tokens = OwnTokenVerifier(keyring, self.issuer, now)
         verifier = ReloadingLoginVerifier(
             lambda: providers_config(settings, self.seed),
             lambda cfg, previous: build_login_verifier(
-                cfg, http, self.clock.now, own_tokens, previous=previous
+                cfg, http, now, own_tokens, previous=previous
             ),
             path=settings.providers_file,
         )
-        config = verifier.config
         self._watch_providers(verifier)
-        if settings.credential_mode == "sts":
-            vendor: Any = StsCredentialVendor(
-                endpoint_url=settings.sts_endpoint, region=settings.region
-            )
-        else:
-            vendor = LocalCredentialVendor(clock=self.clock.now, sealer=sealer)
-        throttle = None
-        if settings.throttle:
-            throttle = TokenBucketThrottle(
-                DEFAULT_RATES, clock=self.clock.now, replica_share=settings.replicas
-            )
+        throttle = request_throttle(settings, now)
         deps = ServiceDeps(
             store=store,
             clock=self.clock,
@@ -231,44 +249,20 @@ class Application:
             logins=verifier,
             default_region=settings.region,
             signer=signer,
-            vendor=vendor,
+            vendor=credential_vendor(settings, now, sealer),
             pool_cache_seconds=settings.pool_cache_seconds,
             on_identity_created=self.metrics.identities_created.inc,
             rate_limiter=throttle,
             # Read through the verifier so a reloaded providers file is seen at once.
             oidc_provider_configured=lambda arn: verifier.config.registers_oidc_provider(arn),  # noqa: PLW0108
-            quotas=Quotas(user_pool_providers_per_pool=settings.user_pool_providers_per_pool),
+            quotas=quotas(settings),
         )
         service = IdentityPoolService(deps)
         self.runtime = Runtime(store, keyring, service, http)
-        verifier_v4 = SigV4Verifier(
-            self.principals,
-            mode="strict" if settings.auth_mode == "strict" else "lax",
-            clock=self.clock.now,
-            default_account=settings.account_id,
-            sessions=sealer if settings.accept_vended_credentials else None,
-        )
-
-        async def authenticate(
-            method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
-        ) -> Caller | None:
-            principal = verifier_v4.verify(method, path, query, headers, body)
-            if principal is None:
-                return None
-            if principal.session is not None:
-                await liveness.check(principal.session)
-            return Caller(
-                account_id=principal.account_id,
-                region=principal.region,
-                access_key_id=principal.access_key_id,
-                signed=True,
-                session=principal.session,
-            )
-
         pipeline = ApiPipeline(
             service,
             compile_checkers(service_model()),
-            authenticate,
+            CallerAuthenticator(LiveSigner(self._api_verifier(sealer), liveness)),
             default_account=settings.account_id,
             throttle=throttle,
             metrics=self.metrics,
@@ -280,38 +274,46 @@ class Application:
             StsService(
                 deps,
                 own_tokens,
-                LocalCredentialVendor(clock=self.clock.now, sealer=sealer),
+                LocalCredentialVendor(clock=now, sealer=sealer),
                 self.role_policy,
             ),
-            SigV4Verifier(
-                self.principals,
-                mode="strict",
-                clock=self.clock.now,
-                service="sts",
-                sessions=sealer,
-            ),
-            liveness,
+            LiveSigner(self._sts_verifier(sealer), liveness),
             credential_mode=settings.credential_mode,
             metrics=self.metrics,
         )
-        gateway = GatewayAuth(
-            SigV4Verifier(
-                self.principals,
-                mode="strict",
-                clock=self.clock.now,
-                service=settings.gateway_service,
-                regions=frozenset({settings.gateway_region}) if settings.gateway_region else None,
-                sessions=sealer,
-            ),
-            liveness,
-            self.metrics,
-        )
+        gateway = GatewayAuth(LiveSigner(self._gateway_verifier(sealer), liveness), self.metrics)
         self.asgi.attach(pipeline, sts, gateway)
-        if config.trust_mode:
+        if verifier.config.trust_mode:
             log.warning(
                 "TRUST MODE IS ON: provider tokens are accepted WITHOUT signature checks. "
                 "Never use this outside local development."
             )
+
+    def _api_verifier(self, sealer: CredentialSealer) -> SigV4Verifier:
+        settings = self.settings
+        return SigV4Verifier(
+            self.principals,
+            mode="strict" if settings.auth_mode == "strict" else "lax",
+            clock=self.clock.now,
+            default_account=settings.account_id,
+            sessions=sealer if settings.accept_vended_credentials else None,
+        )
+
+    def _sts_verifier(self, sealer: CredentialSealer) -> SigV4Verifier:
+        return SigV4Verifier(
+            self.principals, mode="strict", clock=self.clock.now, service="sts", sessions=sealer
+        )
+
+    def _gateway_verifier(self, sealer: CredentialSealer) -> SigV4Verifier:
+        region = self.settings.gateway_region
+        return SigV4Verifier(
+            self.principals,
+            mode="strict",
+            clock=self.clock.now,
+            service=self.settings.gateway_service,
+            regions=frozenset({region}) if region else None,
+            sessions=sealer,
+        )
 
     def _watch_providers(self, verifier: ReloadingLoginVerifier) -> None:
         """Reload the providers file on SIGHUP and, every few seconds, when it changed."""
@@ -422,7 +424,7 @@ def apply_seed_to_database(settings: Settings, seed: Seed) -> list[Pool]:
                 logins=_NoLogins(),
                 default_region=settings.region,
                 oidc_provider_configured=providers_config(settings, seed).registers_oidc_provider,
-                quotas=Quotas(user_pool_providers_per_pool=settings.user_pool_providers_per_pool),
+                quotas=quotas(settings),
             )
             return await apply_seed(IdentityPoolService(deps), seed, settings.region)
         finally:

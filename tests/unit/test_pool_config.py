@@ -92,9 +92,7 @@ def test_rows_of_the_first_format_still_read() -> None:
         "allow_classic_flow": False,
         "supported_login_providers": {"graph.facebook.com": "app"},
         "developer_provider_name": "login.example",
-        "open_id_connect_provider_arns": [
-            "arn:aws:iam::123456789012:oidc-provider/idp.example"
-        ],
+        "open_id_connect_provider_arns": ["arn:aws:iam::123456789012:oidc-provider/idp.example"],
         "cognito_identity_providers": [
             ["cognito-idp.us-east-1.amazonaws.com/us-east-1_A", "client", True],
             ["cognito-idp.us-east-1.amazonaws.com/us-east-1_B", None, False],

@@ -8,7 +8,7 @@ and the handful of GET routes are matched from a dict.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,12 +28,9 @@ from idpool.server.gateway import GatewayAuth
 from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline, ApiResponse, error_response, response_headers
 from idpool.server.sts import StsEndpoint
+from idpool.server.types import AsgiApp, Receive, Scope, Send
 from idpool.wire.sts import FORM_CONTENT_TYPE, XML_CONTENT_TYPE
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 JsonSource = Callable[[], Awaitable[Mapping[str, Any]]]
 
 CORS_ALLOW_HEADERS = (
@@ -64,9 +61,7 @@ class WellKnown:
     openid_configuration: JsonSource | None = None
     jwks: JsonSource | None = None
     ready: Callable[[], Awaitable[tuple[bool, Mapping[str, Any]]]] | None = None
-    extra_routes: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = field(
-        default_factory=dict
-    )
+    extra_routes: dict[str, AsgiApp] = field(default_factory=dict)
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -83,7 +78,7 @@ class IdpoolApp:
         metrics: Metrics | None = None,
         on_startup: Callable[[], Awaitable[None]] | None = None,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
-        console: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None,
+        console: AsgiApp | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._sts: StsEndpoint | None = None
@@ -96,7 +91,7 @@ class IdpoolApp:
         self._metrics = metrics
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
-        self._get_routes: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {
+        self._get_routes: dict[str, AsgiApp] = {
             "/health": self._health,
             "/ready": self._ready,
             "/metrics": self._metrics_route,

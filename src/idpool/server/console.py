@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,14 +35,10 @@ from idpool.server.console_auth import (
     LoginThrottle,
 )
 from idpool.server.console_svg import bar_chart, time_chart
+from idpool.server.types import Receive, Scope, Send
 from idpool.service.admin import MAX_CHART_EVENTS, AdminQueries
 from idpool.service.facade import IdentityPoolService
 from idpool.service.roles import RoleChoice
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 PREFIX = "/console"
 ASSETS = Path(__file__).parent / "console_assets"

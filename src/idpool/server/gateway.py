@@ -20,27 +20,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from idpool.auth.sessions import SessionLiveness
-from idpool.auth.sigv4 import SigV4Verifier
+from idpool.auth.callers import LiveSigner
 from idpool.domain.errors import (
     ExpiredTokenException,
     ServiceError,
     UnrecognizedClientException,
 )
 from idpool.server.metrics import Metrics
+from idpool.server.types import Receive, Scope, Send
 from idpool.service.sts import role_id
 
 log = logging.getLogger("idpool.request")
 
 PREFIX = "/gateway/auth"
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 # Client errors that mean "authenticate again"; every other refusal is a 403.
 _UNAUTHENTICATED = (UnrecognizedClientException, ExpiredTokenException)
@@ -56,11 +53,8 @@ def identity_headers(fields: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
 
 
 class GatewayAuth:
-    def __init__(
-        self, verifier: SigV4Verifier, liveness: SessionLiveness, metrics: Metrics | None = None
-    ) -> None:
-        self._verifier = verifier
-        self._liveness = liveness
+    def __init__(self, signer: LiveSigner, metrics: Metrics | None = None) -> None:
+        self._signer = signer
         self._metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -120,7 +114,7 @@ class GatewayAuth:
     ) -> tuple[int, dict[str, str], str]:
         """(status, identity fields, reason) for the original request."""
         try:
-            principal = self._verifier.verify(
+            principal = await self._signer.principal(
                 method, path, query, headers, body, body_forwarded=bool(body)
             )
             if principal is None:
@@ -128,7 +122,6 @@ class GatewayAuth:
             session = principal.session
             if session is None:
                 return 403, {}, "Only credentials vended by idpool are accepted here."
-            await self._liveness.check(session)
         except _UNAUTHENTICATED as error:
             return 401, {}, f"{error.code}: {error.message}"
         except ServiceError as error:

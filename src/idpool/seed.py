@@ -31,6 +31,7 @@ from idpool.domain.pool_config import (
 )
 from idpool.domain.records import Caller, Pool, PrincipalTagMap, RoleMapping
 from idpool.service.facade import IdentityPoolService
+from idpool.wire.constraint_nodes import lower_camel
 from idpool.wire.constraints import ConstraintChecker, validation_message
 from idpool.wire.model import operation_model
 
@@ -160,7 +161,7 @@ def _checked(
         raise reader.fail(node, exc.message) from None
     if clauses:
         path = clauses[0].split(" at '", 1)[1].split("'", 1)[0].split(".", 1)[0]
-        named = next((key for key in fields if key[:1].lower() + key[1:] == path), None)
+        named = next((key for key in fields if lower_camel(key) == path), None)
         raise reader.fail(fields[named] if named else node, validation_message(clauses))
     return doc
 

@@ -26,14 +26,12 @@ from idpool.auth.principals import PrincipalDirectory, load_principals
 from idpool.auth.sessions import SessionLiveness
 from idpool.auth.sigv4 import SigV4Verifier
 from idpool.config import Settings, data_dir
-from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
 from idpool.domain.ports import CredentialVendor
-from idpool.domain.records import Pool, VerifiedLogin
 from idpool.logging_setup import enable_access_log
 from idpool.providers.config import ProvidersConfig, load_providers_config
 from idpool.providers.registry import build_login_verifier
 from idpool.providers.reload import ReloadingLoginVerifier, read_providers_file
-from idpool.seed import Seed, apply_seed, load_seed
+from idpool.seed import Seed, load_seed
 from idpool.server.asgi import EdgeSettings, IdpoolApp, WellKnown
 from idpool.server.console import build_console
 from idpool.server.gateway import GatewayAuth
@@ -402,45 +400,3 @@ def uvicorn_config(application: Application) -> Any:
         date_header=True,
         proxy_headers=False,
     )
-
-
-class _NoLogins:
-    """Offline administration (seeding) never verifies a login; any attempt is refused."""
-
-    async def verify(self, pool: Pool, provider: str, token: str) -> VerifiedLogin:
-        raise NotAuthorizedException(LOGINS_DONT_MATCH)
-
-
-def apply_seed_to_database(settings: Settings, seed: Seed) -> list[Pool]:
-    """Apply a loaded seed file to the database before the server starts (idempotent)."""
-
-    async def run() -> list[Pool]:
-        store = SqlStore(make_source(settings.database_url, timeout=settings.db_timeout_seconds))
-        try:
-            deps = ServiceDeps(
-                store=store,
-                clock=SystemClock(),
-                ids=RandomIds(),
-                logins=_NoLogins(),
-                default_region=settings.region,
-                oidc_provider_configured=providers_config(settings, seed).registers_oidc_provider,
-                quotas=quotas(settings),
-            )
-            return await apply_seed(IdentityPoolService(deps), seed, settings.region)
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
-
-
-async def rotate_keys(settings: Settings) -> str:
-    """Make a new active signing key; the old one stays published until its tokens expire."""
-    store = SqlStore(make_source(settings.database_url, timeout=settings.db_timeout_seconds))
-    try:
-        clock = SystemClock()
-        keyring = await Keyring.open(
-            SqlKeyStore(store), key_secret(settings), clock.now, settings.region
-        )
-        return await keyring.rotate()
-    finally:
-        await store.close()

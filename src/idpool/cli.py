@@ -76,7 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     seed = None
     if settings.seed_file:
-        from idpool.app import apply_seed_to_database
+        from idpool.offline import apply_seed_to_database
         from idpool.seed import SeedError, load_seed
 
         try:
@@ -117,7 +117,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from idpool.app import apply_seed_to_database, prepare_database
+    from idpool.app import prepare_database
+    from idpool.offline import apply_seed_to_database
     from idpool.seed import SeedError, load_seed
 
     settings = settings_from(args)
@@ -133,7 +134,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    from idpool.app import rotate_keys
+    from idpool.offline import rotate_keys
 
     settings = settings_from(args)
     kid = asyncio.run(rotate_keys(settings))

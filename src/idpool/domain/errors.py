@@ -60,10 +60,6 @@ class InvalidIdentityPoolConfigurationException(ServiceError):
     code = "InvalidIdentityPoolConfigurationException"
 
 
-class ConcurrentModificationException(ServiceError):
-    code = "ConcurrentModificationException"
-
-
 class InternalErrorException(ServiceError):
     code = "InternalErrorException"
 
@@ -173,10 +169,6 @@ class StsAccessDenied(ServiceError):
 
 class StsValidationError(ServiceError):
     code = "ValidationError"
-
-
-class InvalidClientTokenId(ServiceError):
-    code = "InvalidClientTokenId"
 
 
 class InvalidAction(ServiceError):

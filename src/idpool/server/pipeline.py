@@ -28,11 +28,12 @@ from idpool.service.role_policy import RolePolicy
 from idpool.wire.constraints import ConstraintChecker, validation_message
 from idpool.wire.decode import operation_from_target, parse_body
 from idpool.wire.encode import encode_error, encode_result
+from idpool.wire.model import content_type
 from idpool.wire.operations import OPERATIONS, Issues
 
 log = logging.getLogger("idpool.request")
 
-JSON_CONTENT_TYPE = b"application/x-amz-json-1.1"
+JSON_CONTENT_TYPE = content_type().encode("ascii")  # from the model: application/x-amz-json-1.1
 
 
 class RequestAuthenticator(Protocol):

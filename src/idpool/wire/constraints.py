@@ -65,7 +65,6 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
 
-from idpool.domain.errors import ValidationException
 from idpool.wire.constraint_nodes import AnyNode, Compiled, Node, Violation, compile_shape
 
 # --- public API ---------------------------------------------------------------------------------
@@ -93,12 +92,6 @@ class ConstraintChecker:
         found: list[Violation] = []
         self._root.walk(params, "", found)
         return [_clause(*violation) for violation in found]
-
-    def validate(self, params: Mapping[str, Any]) -> None:
-        """Raise the ValidationException AWS would send, or SerializationException for types."""
-        clauses = self.check(params)
-        if clauses:
-            raise ValidationException(validation_message(clauses))
 
 
 def _clause(path: str, value: Any, node: Node, text: str) -> str:

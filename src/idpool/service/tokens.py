@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from idpool.domain.claims import POOL_ARN_CLAIM, TAGS_CLAIM
 from idpool.domain.errors import (
     CLASSIC_FLOW_DISABLED,
     CLASSIC_FLOW_ROLE_MAPPINGS,
@@ -17,8 +18,6 @@ from idpool.service.context import ServiceDeps
 from idpool.service.identities import IdentityService
 from idpool.service.rate_keys import RateKey
 
-POOL_ARN_CLAIM = "https://cognito-identity.amazonaws.com/identity-pool-arn"
-TAGS_CLAIM = "https://aws.amazon.com/tags"
 OPEN_ID_TOKEN_SECONDS = 600
 MAX_TOKEN_SECONDS = 86_400
 

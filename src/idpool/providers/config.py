@@ -80,7 +80,7 @@ class ProvidersConfig:
 
     `leeway_seconds` is the clock skew allowed on `exp`/`nbf`/`iat`. AWS documents a 5-minute
     grace for OIDC, yet real Cognito rejected a user-pool token 271 s after its `exp`
-    (reference §3.9), so the default is a smaller 60 s.
+    (docs/login-providers.md, "Errors"), so the default is a smaller 60 s.
 
     `user_pool_endpoint` says "user pools live at this emulator" (moto, LocalStack): the keys
     of any `https://cognito-idp.<region>.amazonaws.com/<poolId>` issuer without its own

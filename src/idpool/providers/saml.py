@@ -1,7 +1,7 @@
 """SAML 2.0 logins under a SAML provider ARN: a base64 `samlp:Response` signed by the IdP.
 
-Rules (reference §7.2 and §6.2 step 7, and AWS's "Configure SAML assertions for the
-authentication response" in the IAM User Guide): the XML signature (on the Response or on the
+Rules (docs/login-providers.md, "SAML assertions", and AWS's "Configure SAML assertions for
+the authentication response" in the IAM User Guide): the XML signature (on the Response or on the
 Assertion) must verify with a certificate from the provider's metadata, pinned — never one the
 message brings along; only what that signature covers is read (so signature-wrapping copies are
 ignored), and anything the signature library raises on a forged signature is a refusal. The

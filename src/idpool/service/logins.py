@@ -58,7 +58,7 @@ async def link_logins(
 ) -> Identity:
     """Find or create the identity these logins prove, linking new logins and merging owners.
 
-    Rules (reference §3.4-3.6, choices documented in docs/compatibility.md):
+    Rules (docs/compatibility.md, "Identities", where the choices are documented):
     - the identity that already owns a presented login wins; when the caller named an
       identity that owns one of the logins, that identity wins;
     - other identities proven by the logins are merged into the winner (their links move,

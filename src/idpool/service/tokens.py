@@ -1,4 +1,4 @@
-"""OpenID tokens: the claims AWS writes (reference §4) and the basic-flow gate of GetOpenIdToken."""
+"""OpenID tokens: the claims AWS writes (docs/tokens.md); the basic-flow gate of GetOpenIdToken."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from idpool.service.rate_keys import RateKey
 OPEN_ID_TOKEN_SECONDS = 600
 MAX_TOKEN_SECONDS = 86_400
 
-# Default principal tags per provider type when UseDefaults is true (reference §6.3).
+# Default principal tags per provider type when UseDefaults is true (docs/compatibility.md).
 _DEFAULT_TAGS = {"client": "aud", "username": "sub"}
 _AMAZON_DEFAULT_TAGS = {"client": "aud", "username": "user_id"}
 
@@ -134,7 +134,7 @@ class TokenService:
     ) -> tuple[str, str]:
         """Basic flow: refused when AllowClassicFlow is false or the pool has RoleMappings.
 
-        The AllowClassicFlow check comes first (the reference leaves the order open); an
+        The AllowClassicFlow check comes first (AWS documents no order; docs/compatibility.md); an
         unset AllowClassicFlow allows the flow, as AWS keeps it for old pools.
         """
         proof = await self._identities.prove_verified(identity_id, logins, RateKey.OPEN_ID_TOKEN)

@@ -13,7 +13,8 @@ never the botocore shapes, and touches only the members the model knows.
                                       ├─ _MapNode      size, keys, values
                                       └─ _StructNode   required members, recursively
 
-Conventions, each taken from real AWS answers (reference §1.4 and public threads):
+Conventions, each taken from real AWS answers (docs/compatibility.md, "Wire", and the public
+threads cited below):
 
 * A clause reads `Value '<v>' at '<path>' failed to satisfy constraint: <text>`, `Value null at`
   for a missing member; the message is `N validation error(s) detected: ` + clauses joined

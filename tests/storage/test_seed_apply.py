@@ -100,7 +100,11 @@ def test_apply_is_idempotent_and_converges(
         assert staff.roles == {"authenticated": "arn:aws:iam::123456789012:role/staff"}
         assert len(staff.role_mappings) == 1
         changed = tmp_path / "seed.yaml"
-        changed.write_text(EXAMPLE.read_text().replace("IdentityPoolName: staff", "IdentityPoolName: staff renamed"))
+        changed.write_text(
+            EXAMPLE.read_text().replace(
+                "IdentityPoolName: staff", "IdentityPoolName: staff renamed"
+            )
+        )
         third = await apply_seed(service, load_seed(str(changed)), "us-east-1")
         assert third[1].name == "staff renamed"
         assert third[1].pool_id == first[1].pool_id

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 
 from idpool.auth.callers import CallerAuthenticator, LiveSigner
 from idpool.auth.principals import PrincipalDirectory, load_principals
@@ -170,7 +171,7 @@ class Application:
             enable_access_log()
         self.runtime: Runtime | None = None
         self._sign_pool: ThreadPoolExecutor | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self._sighup = False
         self.principals = (
             load_principals(settings.credentials_file)
@@ -385,10 +386,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def uvicorn_config(application: Application) -> Any:
+def uvicorn_config(application: Application) -> uvicorn.Config:
     """The HTTP server: uvicorn with uvloop and httptools, no access log (we log ourselves)."""
-    import uvicorn
-
     return uvicorn.Config(
         application.asgi,
         log_level="warning",

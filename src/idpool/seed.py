@@ -13,11 +13,11 @@ on every start. Mistakes are reported with the file and line they are on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -34,6 +34,8 @@ from idpool.service.facade import IdentityPoolService
 from idpool.wire.constraint_nodes import lower_camel
 from idpool.wire.constraints import ConstraintChecker, validation_message
 from idpool.wire.model import operation_model
+
+T = TypeVar("T")
 
 
 class SeedError(ValueError):
@@ -120,7 +122,9 @@ class _Reader:
         return [self.string(item, f"{what} item") for item in self.sequence(node, what)]
 
 
-def _opt(fields: Mapping[str, yaml.Node], key: str, convert: Any) -> Any:
+def _opt(
+    fields: Mapping[str, yaml.Node], key: str, convert: Callable[[yaml.Node, str], T]
+) -> T | None:
     """convert(node, key) when the key is present, else None."""
     return convert(fields[key], key) if key in fields else None
 

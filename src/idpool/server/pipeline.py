@@ -12,7 +12,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
+
+from prometheus_client import Counter, Histogram
 
 from idpool.domain.errors import (
     InternalErrorException,
@@ -73,7 +75,7 @@ class ApiPipeline:
     ) -> None:
         self._role_policy = role_policy or RolePolicy()
         self._vendor_mode = vendor_mode
-        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
         self._service = service
         self._checkers = checkers
         self._authenticate = authenticate

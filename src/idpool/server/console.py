@@ -35,9 +35,7 @@ from idpool.server.console_http import (
     current_path,
     decode_after,
     encode_after,
-    headers_of,
     int_or_none,
-    read_body,
     redirect,
     safe_next,
     segments_of,
@@ -46,6 +44,7 @@ from idpool.server.console_http import (
     url,
 )
 from idpool.server.console_view import ConsoleView, public_keys
+from idpool.server.requests import BodyEnd, headers_of, read_body
 from idpool.server.types import Receive, Scope, Send
 from idpool.service.admin import MAX_CHART_EVENTS, AdminQueries
 from idpool.service.facade import IdentityPoolService
@@ -122,9 +121,10 @@ class ConsoleApp:
         headers = headers_of(scope)
         form: dict[str, str] = {}
         if method == "POST":
-            body = await read_body(receive, MAX_FORM_BYTES)
-            if body is None:
+            read = await read_body(receive, MAX_FORM_BYTES, None)
+            if read.end is BodyEnd.TOO_LARGE:
                 return Response(413, b"Form too large", content_type=b"text/plain")
+            body = read.data if read.end is BodyEnd.COMPLETE else b""
             form = dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
         cookie = cookie_value(headers.get("cookie"))
         peer = scope.get("client") or ("?", 0)

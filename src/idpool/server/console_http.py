@@ -1,4 +1,4 @@
-"""The console's HTTP plumbing: its request and response, URLs, cookies, bodies, static files.
+"""The console's HTTP plumbing: its request and response, URLs, cookies, static files.
 
 Kept apart from the pages (server/console.py) so that what reaches a page is already parsed:
 path segments percent-decoded one by one, the form bounded, redirects only inside the console.
@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlencode
 
 from idpool.server.console_auth import COOKIE_NAME
-from idpool.server.types import Receive, Scope
+from idpool.server.types import Scope
 
 PREFIX = "/console"
 ASSETS = Path(__file__).parent / "console_assets"
@@ -87,10 +87,6 @@ def int_or_none(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isdigit() and len(raw) < 19 else None
 
 
-def headers_of(scope: Scope) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-
-
 def cookie_value(header: str | None, wanted: str = COOKIE_NAME) -> str | None:
     for part in (header or "").split(";"):
         name, _, value = part.strip().partition("=")
@@ -147,19 +143,3 @@ def set_cookie(
     if secure:
         parts.append("Secure")
     return (b"set-cookie", "; ".join(parts).encode("latin-1"))
-
-
-async def read_body(receive: Receive, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b""
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)

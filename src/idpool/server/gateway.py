@@ -18,7 +18,6 @@ upstream decides from the headers.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +31,7 @@ from idpool.domain.errors import (
     UnrecognizedClientException,
 )
 from idpool.server.metrics import Metrics
+from idpool.server.requests import headers_of, read_body
 from idpool.server.types import Receive, Scope, Send
 from idpool.service.sts import role_id
 
@@ -58,8 +58,9 @@ class GatewayAuth:
         self._metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        body = await _read_body(receive)
+        headers = headers_of(scope)
+        # What was read before a stop cannot match the signature: refused as a mismatch.
+        body = (await read_body(receive, MAX_AUTH_BODY, BODY_DEADLINE_SECONDS)).data
         path: str = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         path = path.split("?", 1)[0]
         if path == PREFIX:
@@ -145,25 +146,3 @@ class GatewayAuth:
             },
             "",
         )
-
-
-async def _read_body(receive: Receive) -> bytes:
-    """The (usually empty) body of the auth request, bounded: an auth check needs no more."""
-    chunks: list[bytes] = []
-    size = 0
-    more = True
-    try:
-        async with asyncio.timeout(BODY_DEADLINE_SECONDS):  # one deadline for the whole body
-            while more:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    break
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > MAX_AUTH_BODY:
-                    break  # what was read cannot match the signature: refused as a mismatch
-                chunks.append(chunk)
-                more = message.get("more_body", False)
-    except TimeoutError:
-        pass
-    return b"".join(chunks)

@@ -7,6 +7,7 @@ AWS's answers; wire/java.py supplies Java's regex semantics and Jackson's type-e
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from botocore.model import Shape
@@ -187,12 +188,7 @@ class _ListNode(Node):
         _size_violations(self, value, path, self._min, self._max, out)
         item = self.item
         if item.is_container:
-            for index, element in enumerate(value, start=1):
-                element_path = f"{path}.{index}.member"
-                if element is None:
-                    out.append((element_path, None, item, NOT_NULL))
-                else:
-                    item.walk(element, element_path, out)
+            _walk_members(item, enumerate(value, start=1), path, out)
             return
         broken, has_null = _scan_scalars(item, value)
         if broken or has_null:
@@ -225,12 +221,7 @@ class _MapNode(Node):
             out.append((path, value, self, text))
         item = self.value
         if item.is_container:
-            for key, element in value.items():
-                element_path = f"{path}.{key}.member"
-                if element is None:
-                    out.append((element_path, None, item, NOT_NULL))
-                else:
-                    item.walk(element, element_path, out)
+            _walk_members(item, value.items(), path, out)
             return
         broken, has_null = _scan_scalars(item, value.values())
         if broken or has_null:
@@ -298,6 +289,18 @@ def _size_violations(
         out.append((path, value, node, _max_length(maximum)))
     if minimum is not None and size < minimum:
         out.append((path, value, node, _min_length(minimum)))
+
+
+def _walk_members(
+    item: Node, members: Iterable[tuple[object, Any]], path: str, out: list[Violation]
+) -> None:
+    """Containers inside a list or map, each reported on its own at `<path>.<label>.member`."""
+    for label, element in members:
+        element_path = f"{path}.{label}.member"
+        if element is None:
+            out.append((element_path, None, item, NOT_NULL))
+        else:
+            item.walk(element, element_path, out)
 
 
 def _scan_scalars(item: Node, values: Any) -> tuple[bool, bool]:

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
 import signal
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,12 +23,20 @@ from idpool.auth.callers import CallerAuthenticator, LiveSigner
 from idpool.auth.principals import PrincipalDirectory, load_principals
 from idpool.auth.sessions import SessionLiveness
 from idpool.auth.sigv4 import SigV4Verifier
-from idpool.config import Settings, data_dir
-from idpool.domain.ports import CredentialVendor
+from idpool.config import Settings
+from idpool.factories import (
+    credential_vendor,
+    key_secret,
+    open_store,
+    providers_config,
+    quotas,
+    request_throttle,
+    role_policy,
+    signing_pool,
+)
 from idpool.logging_setup import enable_access_log
-from idpool.providers.config import ProvidersConfig, load_providers_config
 from idpool.providers.registry import build_login_verifier
-from idpool.providers.reload import ReloadingLoginVerifier, read_providers_file
+from idpool.providers.reload import ReloadingLoginVerifier
 from idpool.seed import Seed, load_seed
 from idpool.server.asgi import EdgeSettings, IdpoolApp, WellKnown
 from idpool.server.console import build_console
@@ -39,44 +44,26 @@ from idpool.server.gateway import GatewayAuth
 from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline
 from idpool.server.sts import StsEndpoint
-from idpool.server.throttle import DEFAULT_RATES, TokenBucketThrottle
-from idpool.service.context import Quotas, ServiceDeps
+from idpool.service.context import ServiceDeps
 from idpool.service.facade import IdentityPoolService
-from idpool.service.role_policy import RolePolicy, RolesFileError, load_role_policy
 from idpool.service.sts import StsService
 from idpool.service.system import RandomIds, SystemClock
 from idpool.signing.discovery import openid_configuration
 from idpool.signing.jwt import JwtTokenSigner, OwnTokenVerifier
 from idpool.signing.keyring import Keyring
-from idpool.storage.dialects import is_sqlite, make_source
+from idpool.storage.dialects import is_sqlite
 from idpool.storage.keys import SqlKeyStore
 from idpool.storage.migrate import ensure_current
 from idpool.storage.sql import SqlStore
 from idpool.vending.local import LocalCredentialVendor
 from idpool.vending.sealed import CredentialSealer
-from idpool.vending.sts import StsCredentialVendor
 from idpool.wire.constraints import compile_checkers
-from idpool.wire.model import operation_names, public_operations, service_model
+from idpool.wire.model import service_model
 
 log = logging.getLogger("idpool")
 
 # How long /ready waits for the store: a probe must answer well within its own timeout.
 READY_TIMEOUT = 1.0
-
-
-def key_secret(settings: Settings) -> str:
-    """The configured key secret, or one generated once into the data directory."""
-    if settings.key_secret:
-        return settings.key_secret
-    path = data_dir() / "key-secret"
-    if is_sqlite(settings.database_url):
-        db_dir = Path(settings.database_url.split("///", 1)[-1]).parent
-        path = db_dir / "key-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
 
 
 def prepare_database(settings: Settings) -> None:
@@ -85,67 +72,6 @@ def prepare_database(settings: Settings) -> None:
     if migrate is None:
         migrate = is_sqlite(settings.database_url)
     ensure_current(settings.database_url, migrate=migrate)
-
-
-def role_policy(settings: Settings) -> RolePolicy:
-    """The operator's roles file (`--roles-file`); without one no role may call admin ops."""
-    if not settings.roles_file:
-        return RolePolicy()
-    import yaml
-
-    path = settings.roles_file
-    try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        return load_role_policy(document, frozenset(operation_names()) - public_operations())
-    except (OSError, yaml.YAMLError, RolesFileError) as error:
-        raise RolesFileError(f"{path}: {error}") from error
-
-
-def providers_config(settings: Settings, seed: Seed | None) -> ProvidersConfig:
-    """The providers file merged with a seed file's `providers` section (the file wins)."""
-    raw: dict[str, Any] = dict(seed.providers) if seed is not None else {}
-    if settings.providers_file:
-        raw.update(read_providers_file(settings.providers_file))
-    if settings.trust_mode:
-        raw["trust_mode"] = True
-    if settings.user_pool_endpoint:
-        raw["user_pool_endpoint"] = settings.user_pool_endpoint
-    return load_providers_config(raw)
-
-
-def open_store(settings: Settings) -> SqlStore:
-    return SqlStore(
-        make_source(
-            settings.database_url,
-            pool_size=settings.db_pool_size,
-            timeout=settings.db_timeout_seconds,
-        )
-    )
-
-
-def signing_pool() -> ThreadPoolExecutor | None:
-    """RSA signing releases the GIL: with more than one core, sign on a thread per core;
-    pinned to one core, signing inline avoids a pointless thread hop."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    return ThreadPoolExecutor(cpus, "idpool-sign") if cpus > 1 else None
-
-
-def credential_vendor(
-    settings: Settings, now: Callable[[], float], sealer: CredentialSealer
-) -> CredentialVendor:
-    if settings.credential_mode == "sts":
-        return StsCredentialVendor(endpoint_url=settings.sts_endpoint, region=settings.region)
-    return LocalCredentialVendor(clock=now, sealer=sealer)
-
-
-def request_throttle(settings: Settings, now: Callable[[], float]) -> TokenBucketThrottle | None:
-    if not settings.throttle:
-        return None
-    return TokenBucketThrottle(DEFAULT_RATES, clock=now, replica_share=settings.replicas)
-
-
-def quotas(settings: Settings) -> Quotas:
-    return Quotas(user_pool_providers_per_pool=settings.user_pool_providers_per_pool)
 
 
 @dataclass
@@ -232,13 +158,7 @@ class Application:
         )
         http = httpx.AsyncClient(timeout=5.0)
         own_tokens = OwnTokenVerifier(keyring, self.issuer, now)
-        verifier = ReloadingLoginVerifier(
-            lambda: providers_config(settings, self.seed),
-            lambda cfg, previous: build_login_verifier(
-                cfg, http, now, own_tokens, previous=previous
-            ),
-            path=settings.providers_file,
-        )
+        verifier = self._login_verifier(http, own_tokens)
         self._watch_providers(verifier)
         throttle = request_throttle(settings, now)
         deps = ServiceDeps(
@@ -268,18 +188,7 @@ class Application:
             vendor_mode=settings.credential_mode,
             role_policy=self.role_policy,
         )
-        # idpool's own STS always mints sealed credentials, whatever --credential-mode says.
-        sts = StsEndpoint(
-            StsService(
-                deps,
-                own_tokens,
-                LocalCredentialVendor(clock=now, sealer=sealer),
-                self.role_policy,
-            ),
-            LiveSigner(self._sts_verifier(sealer), liveness),
-            credential_mode=settings.credential_mode,
-            metrics=self.metrics,
-        )
+        sts = self._sts_endpoint(deps, own_tokens, sealer, liveness)
         gateway = GatewayAuth(LiveSigner(self._gateway_verifier(sealer), liveness), self.metrics)
         self.asgi.attach(pipeline, sts, gateway)
         if verifier.config.trust_mode:
@@ -287,6 +196,38 @@ class Application:
                 "TRUST MODE IS ON: provider tokens are accepted WITHOUT signature checks. "
                 "Never use this outside local development."
             )
+
+    def _login_verifier(
+        self, http: httpx.AsyncClient, own_tokens: OwnTokenVerifier
+    ) -> ReloadingLoginVerifier:
+        """Every provider type, rebuilt from the providers file (and seed) on each reload."""
+        return ReloadingLoginVerifier(
+            lambda: providers_config(self.settings, self.seed),
+            lambda cfg, previous: build_login_verifier(
+                cfg, http, self.clock.now, own_tokens, previous=previous
+            ),
+            path=self.settings.providers_file,
+        )
+
+    def _sts_endpoint(
+        self,
+        deps: ServiceDeps,
+        own_tokens: OwnTokenVerifier,
+        sealer: CredentialSealer,
+        liveness: SessionLiveness,
+    ) -> StsEndpoint:
+        """idpool's own STS always mints sealed credentials, whatever --credential-mode says."""
+        return StsEndpoint(
+            StsService(
+                deps,
+                own_tokens,
+                LocalCredentialVendor(clock=self.clock.now, sealer=sealer),
+                self.role_policy,
+            ),
+            LiveSigner(self._sts_verifier(sealer), liveness),
+            credential_mode=self.settings.credential_mode,
+            metrics=self.metrics,
+        )
 
     def _api_verifier(self, sealer: CredentialSealer) -> SigV4Verifier:
         settings = self.settings

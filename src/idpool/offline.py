@@ -1,17 +1,17 @@
 """Work on the database without a server: applying a seed file, rotating the signing key.
 
 The CLI's `seed` and `keys rotate` (and `serve --seed-file`, before the server starts) run
-these; they build only what they need from the same factories as the server (app.py).
+these; they build only what they need from the same factories as the server (factories.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from idpool.app import key_secret, providers_config, quotas
 from idpool.config import Settings
 from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
 from idpool.domain.records import Pool, VerifiedLogin
+from idpool.factories import key_secret, providers_config, quotas
 from idpool.seed import Seed, apply_seed
 from idpool.service.context import ServiceDeps
 from idpool.service.facade import IdentityPoolService

@@ -161,7 +161,8 @@ def _checked(
             try:
                 checker.check({**context, key: value})
             except SerializationException:
-                raise reader.fail(fields[key], f"{key}: {exc.message}") from None
+                hint = " (quote it)" if exc.message.endswith("to a String") else ""
+                raise reader.fail(fields[key], f"{key}: {exc.message}{hint}") from None
         raise reader.fail(node, exc.message) from None
     if clauses:
         path = clauses[0].split(" at '", 1)[1].split("'", 1)[0].split(".", 1)[0]

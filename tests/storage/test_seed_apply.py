@@ -62,6 +62,11 @@ def test_example_seed_parses() -> None:
             " enum value set: [Token, Rules]",
         ),
         (
+            f"pools:\n  - {POOL}\n    SupportedLoginProviders:\n      graph.facebook.com: 12\n",
+            "seed.yaml:5: SupportedLoginProviders: NUMBER_VALUE can not be converted to a String"
+            " (quote it)",
+        ),
+        (
             f"pools:\n  - {POOL}\n    PrincipalTags:\n      p:\n        UseDefaults: 1\n",
             "seed.yaml:6: UseDefaults: NUMBER_VALUE can not be converted to a Boolean",
         ),

@@ -132,9 +132,9 @@ class Store(Protocol):
 
 
 class RateLimiter(Protocol):
-    """AWS's request-rate quotas, per account and operation."""
+    """AWS's request-rate quotas, per account and quota key (wire/operations.py maps the keys)."""
 
-    def check(self, account_id: str, operation: str) -> None:
+    def check(self, account_id: str, key: str) -> None:
         """Raise TooManyRequestsException when the account's quota for the call is spent."""
         ...
 

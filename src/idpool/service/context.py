@@ -19,6 +19,7 @@ from idpool.domain.ports import (
     Transaction,
 )
 from idpool.service.pool_cache import PoolCache
+from idpool.service.rate_keys import RateKey
 
 T = TypeVar("T")
 
@@ -53,10 +54,10 @@ class ServiceDeps:
     oidc_provider_configured: Callable[[str], bool] = lambda arn: False
     pool_cache: PoolCache = field(init=False)
 
-    def limit(self, account_id: str, operation: str) -> None:
+    def limit(self, account_id: str, key: RateKey) -> None:
         """Public calls are counted against the pool's account, known only once it is read."""
         if self.rate_limiter is not None:
-            self.rate_limiter.check(account_id, operation)
+            self.rate_limiter.check(account_id, key)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pool_cache", PoolCache(self.clock, self.pool_cache_seconds))

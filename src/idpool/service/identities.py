@@ -23,6 +23,7 @@ from idpool.service.context import ServiceDeps, in_transaction
 from idpool.service.logins import active, link_logins, verify_logins
 from idpool.service.paging import decode_keyset, encode_token
 from idpool.service.pools import owned_pool
+from idpool.service.rate_keys import RateKey
 
 
 async def public_pool(tx: Transaction, pool_id: str, account_id: str | None = None) -> Pool:
@@ -115,7 +116,7 @@ class IdentityService:
         to one identity already are answered from one read, without a write transaction.
         """
         pool = await cached_pool(self._d, pool_id, account_id)
-        self._d.limit(pool.account_id, "GetId")
+        self._d.limit(pool.account_id, RateKey.GET_ID)
         verified = await verify_logins(self._d, pool, logins, own_tokens=False)
         if not verified and not pool.allow_unauthenticated:
             raise NotAuthorizedException(UNAUTH_NOT_SUPPORTED)
@@ -134,7 +135,7 @@ class IdentityService:
         return (await in_transaction(self._d.store, work)).identity_id
 
     async def prove_verified(
-        self, identity_id: str, logins: Mapping[str, str] | None, operation: str
+        self, identity_id: str, logins: Mapping[str, str] | None, rate_key: RateKey
     ) -> Proof:
         """The identity a GetOpenIdToken / GetCredentialsForIdentity call may act as.
 
@@ -144,7 +145,7 @@ class IdentityService:
         answered from reads alone.
         """
         identity, pool = await _read_identity(self._d, identity_id)
-        self._d.limit(pool.account_id, operation)
+        self._d.limit(pool.account_id, rate_key)
         if not logins:
             if identity.disabled or identity.authenticated:
                 raise identity_forbidden(identity_id)
@@ -229,7 +230,7 @@ class IdentityService:
     ) -> None:
         """Remove public logins; the caller proves control with a login linked to the identity."""
         pool = (await _read_identity(self._d, identity_id))[1]
-        self._d.limit(pool.account_id, "UnlinkIdentity")
+        self._d.limit(pool.account_id, RateKey.UNLINK)
         verified = await verify_logins(self._d, pool, logins, own_tokens=True)
 
         async def work(tx: Transaction) -> None:

@@ -97,7 +97,7 @@ async def link_logins(
 ) -> Identity:
     """Find or create the identity these logins prove, linking new logins and merging owners.
 
-    Rules (reference §3.4-3.6, choices documented in docs/compatibility.md):
+    Rules (docs/compatibility.md, "Identities", where the choices are documented):
     - a named identity (`presented_id`) or the subject of one of idpool's own tokens that is
       disabled (merged away, last login unlinked) is forbidden, and one that was deleted is
       not found: checked here, under the row lock, not only when the token was verified;

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from idpool.domain.errors import (
     InvalidParameterException,
@@ -17,9 +17,10 @@ from idpool.domain.errors import (
     pool_not_found,
 )
 from idpool.domain.ids import is_region, parse_pool_arn, region_of
+from idpool.domain.pool_config import PoolSpec, configure
 from idpool.domain.ports import Transaction
 from idpool.domain.provider_urls import is_public_provider_url, oidc_issuer_of
-from idpool.domain.records import Caller, CognitoProvider, Page, Pool, PrincipalTagMap
+from idpool.domain.records import Caller, Page, Pool, PrincipalTagMap
 from idpool.service.context import ServiceDeps, in_transaction
 from idpool.service.paging import decode_keyset, encode_token
 
@@ -37,21 +38,6 @@ _USER_POOL_PROVIDER = re.compile(
     r"cognito-idp\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/[\w-]+_[0-9a-zA-Z]+"
 )
 _SAML_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:saml-provider/[\w+=,.@-]+")
-
-
-@dataclass(frozen=True, slots=True)
-class PoolSpec:
-    """The configurable part of a pool, as CreateIdentityPool and UpdateIdentityPool take it."""
-
-    name: str
-    allow_unauthenticated: bool
-    allow_classic_flow: bool | None = None
-    supported_login_providers: Mapping[str, str] | None = None
-    developer_provider_name: str | None = None
-    open_id_connect_provider_arns: Sequence[str] | None = None
-    cognito_identity_providers: Sequence[CognitoProvider] | None = None
-    saml_provider_arns: Sequence[str] | None = None
-    tags: Mapping[str, str] | None = None
 
 
 def check_tags(tags: Mapping[str, str], limit: int | None) -> None:
@@ -124,22 +110,16 @@ class PoolService:
             spec, self._d.quotas.user_pool_providers_per_pool, self._d.oidc_provider_configured
         )
         check_tags(spec.tags or {}, self._d.quotas.tags_per_pool)
-        return Pool(
+        blank = Pool(
             pool_id=pool_id,
             account_id=caller.account_id,
             region=region_of(pool_id),
             name=spec.name,
             allow_unauthenticated=spec.allow_unauthenticated,
-            allow_classic_flow=spec.allow_classic_flow,
-            supported_login_providers=dict(spec.supported_login_providers or {}),
-            developer_provider_name=spec.developer_provider_name,
-            open_id_connect_provider_arns=tuple(spec.open_id_connect_provider_arns or ()),
-            cognito_identity_providers=tuple(spec.cognito_identity_providers or ()),
-            saml_provider_arns=tuple(spec.saml_provider_arns or ()),
-            tags=dict(spec.tags or {}),
             created_at=self._d.clock.now(),
             version=1,
         )
+        return configure(blank, spec)
 
     async def create(self, caller: Caller, spec: PoolSpec) -> Pool:
         region = self._region(caller)
@@ -198,19 +178,12 @@ class PoolService:
                         "once it is set."
                     )
                 developer = spec.developer_provider_name
-            updated = replace(
-                pool,
-                name=spec.name,
-                allow_unauthenticated=spec.allow_unauthenticated,
-                allow_classic_flow=spec.allow_classic_flow,
-                supported_login_providers=dict(spec.supported_login_providers or {}),
+            kept = replace(
+                spec,
                 developer_provider_name=developer,
-                open_id_connect_provider_arns=tuple(spec.open_id_connect_provider_arns or ()),
-                cognito_identity_providers=tuple(spec.cognito_identity_providers or ()),
-                saml_provider_arns=tuple(spec.saml_provider_arns or ()),
-                tags=dict(spec.tags) if spec.tags is not None else pool.tags,
-                version=pool.version + 1,
+                tags=spec.tags if spec.tags is not None else pool.tags,
             )
+            updated = replace(configure(pool, kept), version=pool.version + 1)
             await tx.update_pool(updated)
             return updated
 

@@ -1,7 +1,8 @@
 """Roles: Set/GetIdentityPoolRoles checks and the pure role-selection rules of the enhanced flow.
 
 The evaluator is a pure function of the pool, the verified logins and CustomRoleArn so that
-every mapping case of the reference (§6.2) can be tested without a server.
+every case of AWS's role-based access control (Cognito Developer Guide, "Role-based access
+control"; idpool's choices in docs/compatibility.md, "Roles") can be tested without a server.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from idpool.service.pools import owned_pool
 
 
 def valid_mapping_keys(pool: Pool) -> set[str]:
-    """RoleMappings keys AWS accepts for this pool (reference §6.1)."""
+    """RoleMappings keys AWS accepts for this pool (docs/login-providers.md, amr and mappings)."""
     keys = set(pool.supported_login_providers)
     keys.update(
         f"{p.provider_name}:{p.client_id}" for p in pool.cognito_identity_providers if p.client_id
@@ -244,7 +245,7 @@ def choose_role(
     logins: Sequence[VerifiedLogin],
     custom_role_arn: str | None,
 ) -> RoleChoice:
-    """The role AWS would assume for this request (reference §6.2), and why."""
+    """The role AWS would assume for this request (docs/compatibility.md, "Roles"), and why."""
     if not authenticated:
         return _default(pool, "unauthenticated")
     for login in logins:

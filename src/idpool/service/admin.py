@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from idpool.domain.ports import AuditEvent, Store, Transaction
 from idpool.domain.records import Identity, Link, Pool
 from idpool.service.context import in_transaction
+from idpool.service.paging import page_of
 
 MAX_PAGE = 200
 MAX_CHART_EVENTS = 20_000
@@ -67,12 +68,9 @@ class AdminQueries:
 
         async def work(tx: Transaction) -> PoolListing:
             rows = await tx.list_all_pools(after, size + 1)
-            page = rows[:size]
+            page, after_page = page_of(rows, size, lambda p: (p.created_at, p.pool_id))
             summaries = [PoolSummary(p, await tx.count_identities(p.pool_id)) for p in page]
-            last = page[-1] if len(rows) > size else None
-            return PoolListing(
-                tuple(summaries), None if last is None else (last.created_at, last.pool_id)
-            )
+            return PoolListing(tuple(summaries), after_page)
 
         return await in_transaction(self._store, work, readonly=True)
 
@@ -90,12 +88,8 @@ class AdminQueries:
 
         async def work(tx: Transaction) -> Listing:
             rows = await tx.list_identities(pool_id, after, size + 1, False)
-            page = rows[:size]
-            last = page[-1] if len(rows) > size else None
-            return Listing(
-                await _details(tx, page),
-                None if last is None else (last.created_at, last.identity_id),
-            )
+            page, after_page = page_of(rows, size, lambda i: (i.created_at, i.identity_id))
+            return Listing(await _details(tx, page), after_page)
 
         return await in_transaction(self._store, work, readonly=True)
 

@@ -23,6 +23,7 @@ from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, Identity, Link, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
 from idpool.service.identities import cached_pool, owners_of
+from idpool.service.link_writes import merge_away, remove_links
 from idpool.service.logins import (
     active,
     check_link_combination,
@@ -30,7 +31,7 @@ from idpool.service.logins import (
     lock_owners,
     verify_logins,
 )
-from idpool.service.paging import decode_cursor, encode_token
+from idpool.service.paging import decode_cursor, encode_token, page_of
 from idpool.service.pools import owned_pool
 from idpool.service.tokens import TokenService, amr_for
 
@@ -176,8 +177,8 @@ class DeveloperService:
             scope = f"developer:{caller.account_id}:{pool_id}:{target}"
             after = decode_cursor(scope, next_token)
             rows = await tx.developer_links(target, after, limit + 1)
-            page = rows[:limit]
-            token = encode_token(scope, page[-1].subject) if len(rows) > limit else None
+            page, after_page = page_of(rows, limit, lambda ln: ln.subject)
+            token = None if after_page is None else encode_token(scope, after_page)
             return DeveloperLookup(target, tuple(ln.subject for ln in page), token)
 
         return await in_transaction(self._d.store, work, readonly=True)
@@ -204,12 +205,8 @@ class DeveloperService:
             links = await tx.links_of([source.identity_id, destination.identity_id])
             check_link_combination(pool, links, [], self._d.quotas.logins_per_identity)
             now = self._d.clock.now()
-            await tx.move_links(source.identity_id, destination.identity_id)
-            await tx.update_identity(replace(source, disabled=True, modified_at=now))
+            await merge_away(tx, source, destination.identity_id, now)
             await tx.update_identity(replace(destination, authenticated=True, modified_at=now))
-            await tx.record_event(
-                pool.account_id, pool_id, source.identity_id, "merged", destination.identity_id, now
-            )
             return destination.identity_id
 
         return await in_transaction(self._d.store, work)
@@ -228,17 +225,7 @@ class DeveloperService:
                 raise ResourceConflictException(
                     "The developer user identifier is not linked to this identity."
                 )
-            await tx.delete_link(pool_id, provider, user_id)
-            remaining = await tx.links_of([identity_id])
-            now = self._d.clock.now()
-            await tx.update_identity(replace(identity, modified_at=now, disabled=not remaining))
-            await tx.record_event(
-                pool.account_id,
-                pool_id,
-                identity_id,
-                "unlinked" if remaining else "disabled",
-                provider,
-                now,
-            )
+            held = await tx.links_of([identity_id])
+            await remove_links(tx, identity, held, links, provider, self._d.clock.now())
 
         await in_transaction(self._d.store, work)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from idpool.domain.errors import (
     LOGINS_DONT_MATCH,
@@ -18,10 +18,11 @@ from idpool.domain.errors import (
 )
 from idpool.domain.ids import OWN_TOKEN_PROVIDER, region_of
 from idpool.domain.ports import Transaction
-from idpool.domain.records import Caller, Identity, IdentityView, Page, Pool, VerifiedLogin
+from idpool.domain.records import Caller, Identity, IdentityView, Link, Page, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
+from idpool.service.link_writes import remove_links
 from idpool.service.logins import active, link_logins, verify_logins
-from idpool.service.paging import decode_keyset, encode_token
+from idpool.service.paging import decode_keyset, encode_token, page_of
 from idpool.service.pools import owned_pool
 
 
@@ -186,16 +187,14 @@ class IdentityService:
         scope = f"identities:{caller.account_id}:{pool_id}:{hide_disabled}"
         after = decode_keyset(scope, next_token)
 
-        async def work(tx: Transaction) -> tuple[list[IdentityView], bool]:
+        async def work(tx: Transaction) -> tuple[list[IdentityView], tuple[float, str] | None]:
             owned_pool(await tx.get_pool(pool_id), caller, pool_id)
             rows = await tx.list_identities(pool_id, after, max_results + 1, hide_disabled)
-            return await _views(tx, rows[:max_results]), len(rows) > max_results
+            page, after_page = page_of(rows, max_results, _position)
+            return await _views(tx, page), after_page
 
-        views, more = await in_transaction(self._d.store, work, readonly=True)
-        token = None
-        if more:
-            last = views[-1].identity
-            token = encode_token(scope, (last.created_at, last.identity_id))
+        views, after_page = await in_transaction(self._d.store, work, readonly=True)
+        token = None if after_page is None else encode_token(scope, after_page)
         return Page(tuple(views), token)
 
     async def delete(self, caller: Caller, identity_ids: Sequence[str]) -> list[tuple[str, str]]:
@@ -250,33 +249,27 @@ class IdentityService:
             )
             if not proven:
                 raise NotAuthorizedException(LOGINS_DONT_MATCH)
-            now = self._d.clock.now()
-            remaining = list(links)
+            doomed: list[Link] = []
             for provider in dict.fromkeys(logins_to_remove):
                 if provider == current.developer_provider_name:
                     raise InvalidParameterException(
                         "Developer user identifiers are removed with UnlinkDeveloperIdentity."
                     )
-                matching = [ln for ln in remaining if ln.provider == provider]
+                matching = [ln for ln in links if ln.provider == provider]
                 if not matching:
                     raise ResourceConflictException(
                         f"The login provider '{provider}' is not linked to this identity."
                     )
-                for link in matching:
-                    await tx.delete_link(link.pool_id, link.provider, link.subject)
-                    remaining.remove(link)
-            updated = replace(identity, modified_at=now, disabled=not remaining)
-            await tx.update_identity(updated)
-            await tx.record_event(
-                identity.account_id,
-                identity.pool_id,
-                identity_id,
-                "unlinked" if remaining else "disabled",
-                ",".join(logins_to_remove),
-                now,
-            )
+                doomed.extend(matching)
+            detail = ",".join(logins_to_remove)
+            await remove_links(tx, identity, links, doomed, detail, self._d.clock.now())
 
         await in_transaction(self._d.store, work)
+
+
+def _position(identity: Identity) -> tuple[float, str]:
+    """An identity's place in a listing (the keyset of list_identities)."""
+    return identity.created_at, identity.identity_id
 
 
 async def _views(tx: Transaction, identities: Sequence[Identity]) -> list[IdentityView]:

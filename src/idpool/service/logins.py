@@ -21,6 +21,7 @@ from idpool.domain.ids import OWN_TOKEN_PROVIDER
 from idpool.domain.ports import StoreConflict, Transaction
 from idpool.domain.records import Identity, Link, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps
+from idpool.service.link_writes import merge_away
 
 
 async def verify_logins(
@@ -182,11 +183,7 @@ async def link_logins(
         loser = locked.get(loser_id)
         if loser is None:
             continue
-        await tx.move_links(loser_id, survivor.identity_id)
-        await tx.update_identity(replace(loser, disabled=True, modified_at=now))
-        await tx.record_event(
-            pool.account_id, pool.pool_id, loser_id, "merged", survivor.identity_id, now
-        )
+        await merge_away(tx, loser, survivor.identity_id, now)
     for login in new:
         await tx.insert_link(
             Link(

@@ -21,7 +21,7 @@ from idpool.domain.ports import Transaction
 from idpool.domain.provider_urls import is_public_provider_url, oidc_issuer_of
 from idpool.domain.records import Caller, CognitoProvider, Page, Pool, PrincipalTagMap
 from idpool.service.context import ServiceDeps, in_transaction
-from idpool.service.paging import decode_keyset, encode_token
+from idpool.service.paging import decode_keyset, encode_token, page_of
 
 PUBLIC_PROVIDERS = frozenset(
     {
@@ -240,11 +240,8 @@ class PoolService:
             return await tx.list_pools(caller.account_id, region, after, max_results + 1)
 
         rows = await in_transaction(self._d.store, work, readonly=True)
-        page = rows[:max_results]
-        token = None
-        if len(rows) > max_results:
-            last = page[-1]
-            token = encode_token(scope, (last.created_at, last.pool_id))
+        page, after_page = page_of(rows, max_results, lambda p: (p.created_at, p.pool_id))
+        token = None if after_page is None else encode_token(scope, after_page)
         return Page(tuple(page), token)
 
     # tags --------------------------------------------------------------------------------

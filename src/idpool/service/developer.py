@@ -23,14 +23,9 @@ from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, Identity, Link, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
 from idpool.service.identities import cached_pool, owners_of
+from idpool.service.link_plan import active, check_link_combination
 from idpool.service.link_writes import merge_away, remove_links
-from idpool.service.logins import (
-    active,
-    check_link_combination,
-    link_logins,
-    lock_owners,
-    verify_logins,
-)
+from idpool.service.logins import link_logins, lock_owners, verify_logins
 from idpool.service.paging import decode_cursor, encode_token, page_of
 from idpool.service.pools import owned_pool
 from idpool.service.tokens import TokenService, amr_for

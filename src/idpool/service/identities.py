@@ -20,8 +20,9 @@ from idpool.domain.ids import OWN_TOKEN_PROVIDER, region_of
 from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, Identity, IdentityView, Link, Page, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
+from idpool.service.link_plan import active
 from idpool.service.link_writes import remove_links
-from idpool.service.logins import active, link_logins, verify_logins
+from idpool.service.logins import link_logins, verify_logins
 from idpool.service.paging import decode_keyset, encode_token, page_of
 from idpool.service.pools import owned_pool
 

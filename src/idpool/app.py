@@ -38,6 +38,7 @@ from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline
 from idpool.server.sts import StsEndpoint
 from idpool.server.throttle import DEFAULT_RATES, TokenBucketThrottle
+from idpool.service.admin import AdminQueries
 from idpool.service.context import Quotas, ServiceDeps
 from idpool.service.facade import IdentityPoolService
 from idpool.service.role_policy import RolePolicy, RolesFileError, load_role_policy
@@ -239,7 +240,7 @@ class Application:
             oidc_provider_configured=lambda arn: verifier.config.registers_oidc_provider(arn),  # noqa: PLW0108
             quotas=Quotas(user_pool_providers_per_pool=settings.user_pool_providers_per_pool),
         )
-        service = IdentityPoolService(deps)
+        service = IdentityPoolService(deps, AdminQueries(store))
         self.runtime = Runtime(store, keyring, service, http)
         verifier_v4 = SigV4Verifier(
             self.principals,

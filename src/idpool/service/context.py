@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from idpool.domain.errors import InternalErrorException
 from idpool.domain.ports import (
@@ -16,11 +17,11 @@ from idpool.domain.ports import (
     Store,
     StoreConflict,
     TokenSigner,
-    Transaction,
 )
 from idpool.service.pool_cache import PoolCache
 
 T = TypeVar("T")
+Tx_co = TypeVar("Tx_co", covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +63,15 @@ class ServiceDeps:
         object.__setattr__(self, "pool_cache", PoolCache(self.clock, self.pool_cache_seconds))
 
 
+class _Opens(Protocol[Tx_co]):
+    """A store of any port (Store, ConsoleStore): what `in_transaction` needs of it."""
+
+    def transaction(self, readonly: bool = False) -> AbstractAsyncContextManager[Tx_co]: ...
+
+
 async def in_transaction(
-    store: Store,
-    work: Callable[[Transaction], Awaitable[T]],
+    store: _Opens[Tx_co],
+    work: Callable[[Tx_co], Awaitable[T]],
     *,
     readonly: bool = False,
     attempts: int = 8,

@@ -106,7 +106,7 @@ class DeveloperService:
             return known, await self._sign(pool, known, verified, principal_tags, token_duration)
 
         async def work(tx: Transaction) -> Identity:
-            current = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            current = await owned_pool(tx, caller, pool_id)
             # link_logins locks the named identity with the logins' owners and refuses it
             # when it is missing (not found) or disabled (forbidden).
             return await link_logins(
@@ -151,7 +151,7 @@ class DeveloperService:
         limit = max_results or 60
 
         async def work(tx: Transaction) -> DeveloperLookup:
-            pool = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id)
             target = identity_id
             if developer_user_id is not None:
                 name = pool.developer_provider_name or ""
@@ -166,7 +166,7 @@ class DeveloperService:
                     )
                 target = links[0].identity_id
             assert target is not None
-            identity = await tx.get_identity(target)
+            identity = await tx.get_identity(target, account_id=caller.account_id)
             if identity is None or identity.pool_id != pool_id:
                 raise identity_not_found(target)
             scope = f"developer:{caller.account_id}:{pool_id}:{target}"
@@ -189,7 +189,7 @@ class DeveloperService:
         """Move the source developer user (and its identity's logins) onto the destination's."""
 
         async def work(tx: Transaction) -> str:
-            pool = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id)
             _check_developer_provider(pool, provider)
             keys = [(provider, source_user_id), (provider, destination_user_id)]
             owner_of, locked = await lock_owners(tx, pool_id, keys)
@@ -210,9 +210,11 @@ class DeveloperService:
         self, caller: Caller, identity_id: str, pool_id: str, provider: str, user_id: str
     ) -> None:
         async def work(tx: Transaction) -> None:
-            pool = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id)
             _check_developer_provider(pool, provider)
-            identity = await tx.get_identity(identity_id, for_update=True)
+            identity = await tx.get_identity(
+                identity_id, account_id=caller.account_id, for_update=True
+            )
             if identity is None or identity.pool_id != pool_id:
                 raise identity_not_found(identity_id)
             links: list[Link] = await tx.find_links(pool_id, [(provider, user_id)])

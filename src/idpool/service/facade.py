@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from idpool.service.admin import AdminQueries
 from idpool.service.context import ServiceDeps
 from idpool.service.credentials import CredentialService
 from idpool.service.developer import DeveloperService
@@ -12,8 +13,12 @@ from idpool.service.tokens import TokenService
 
 
 class IdentityPoolService:
-    def __init__(self, deps: ServiceDeps) -> None:
+    """`admin` is the console's cross-account reads, over a store that offers them (the
+    operations' ServiceDeps.store offers only the API's ports); None where no console runs."""
+
+    def __init__(self, deps: ServiceDeps, admin: AdminQueries | None = None) -> None:
         self.deps = deps
+        self.admin = admin
         self.pools = PoolService(deps)
         self.identities = IdentityService(deps)
         self.roles = RoleService(deps)

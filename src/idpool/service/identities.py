@@ -29,7 +29,7 @@ from idpool.service.pools import owned_pool
 
 async def public_pool(tx: Transaction, pool_id: str, account_id: str | None = None) -> Pool:
     """The pool of an unsigned call: found by its globally unique id, in the id's region."""
-    return _visible(await tx.get_pool(pool_id), pool_id, account_id)
+    return _visible(await tx.get_pool(pool_id, account_id=account_id), pool_id, account_id)
 
 
 def _visible(pool: Pool | None, pool_id: str, account_id: str | None) -> Pool:
@@ -170,8 +170,8 @@ class IdentityService:
 
     async def describe(self, caller: Caller, identity_id: str) -> IdentityView:
         async def work(tx: Transaction) -> IdentityView:
-            identity = await tx.get_identity(identity_id)
-            if identity is None or identity.account_id != caller.account_id:
+            identity = await tx.get_identity(identity_id, account_id=caller.account_id)
+            if identity is None:
                 raise identity_not_found(identity_id)
             return (await _views(tx, [identity]))[0]
 
@@ -189,7 +189,7 @@ class IdentityService:
         after = decode_keyset(scope, next_token)
 
         async def work(tx: Transaction) -> tuple[list[IdentityView], tuple[float, str] | None]:
-            owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            await owned_pool(tx, caller, pool_id)
             rows = await tx.list_identities(pool_id, after, max_results + 1, hide_disabled)
             page, after_page = page_of(rows, max_results, _position)
             return await _views(tx, page), after_page

@@ -17,7 +17,7 @@ from idpool.domain.errors import (
     pool_not_found,
 )
 from idpool.domain.ids import is_region, parse_pool_arn, region_of
-from idpool.domain.ports import Transaction
+from idpool.domain.ports import PoolRows, Transaction
 from idpool.domain.provider_urls import is_public_provider_url, oidc_issuer_of
 from idpool.domain.records import Caller, CognitoProvider, Page, Pool, PrincipalTagMap
 from idpool.service.context import ServiceDeps, in_transaction
@@ -95,9 +95,15 @@ def _check_spec(
         raise InvalidParameterException("OpenIdConnectProviderARNs contains duplicates.")
 
 
-def owned_pool(pool: Pool | None, caller: Caller, pool_id: str) -> Pool:
-    """The pool when the caller's account owns it; otherwise the same 'not found' as missing."""
-    if pool is None or pool.account_id != caller.account_id:
+async def owned_pool(
+    tx: PoolRows, caller: Caller, pool_id: str, *, for_update: bool = False
+) -> Pool:
+    """The caller's pool; another account's answers the same 'not found' as a missing one.
+
+    The account is part of the query: another account's pool is never read.
+    """
+    pool = await tx.get_pool(pool_id, account_id=caller.account_id, for_update=for_update)
+    if pool is None:
         raise pool_not_found(pool_id)
     return pool
 
@@ -172,7 +178,7 @@ class PoolService:
 
     async def describe(self, caller: Caller, pool_id: str) -> Pool:
         async def work(tx: Transaction) -> Pool:
-            return owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            return await owned_pool(tx, caller, pool_id)
 
         return await in_transaction(self._d.store, work, readonly=True)
 
@@ -189,7 +195,7 @@ class PoolService:
             check_tags(spec.tags, self._d.quotas.tags_per_pool)
 
         async def work(tx: Transaction) -> Pool:
-            pool = owned_pool(await tx.get_pool(pool_id, for_update=True), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id, for_update=True)
             developer = pool.developer_provider_name
             if spec.developer_provider_name is not None:
                 if developer is not None and spec.developer_provider_name != developer:
@@ -221,7 +227,7 @@ class PoolService:
 
     async def delete(self, caller: Caller, pool_id: str) -> None:
         async def work(tx: Transaction) -> None:
-            owned_pool(await tx.get_pool(pool_id, for_update=True), caller, pool_id)
+            await owned_pool(tx, caller, pool_id, for_update=True)
             await tx.delete_pool(pool_id)
 
         try:
@@ -258,8 +264,8 @@ class PoolService:
     async def _owned_by_arn(self, tx: Transaction, caller: Caller, arn: str) -> Pool:
         pool_id = self._pool_id_from_arn(caller, arn)
         self._d.pool_cache.forget(pool_id)
-        pool = await tx.get_pool(pool_id, for_update=True)
-        if pool is None or pool.account_id != caller.account_id:
+        pool = await tx.get_pool(pool_id, account_id=caller.account_id, for_update=True)
+        if pool is None:
             raise ResourceNotFoundException(f"Resource '{arn}' not found.")
         return pool
 
@@ -297,7 +303,7 @@ class PoolService:
         tags: Mapping[str, str] | None,
     ) -> PrincipalTagMap:
         async def work(tx: Transaction) -> PrincipalTagMap:
-            pool = owned_pool(await tx.get_pool(pool_id, for_update=True), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id, for_update=True)
             if provider not in configured_provider_names(pool):
                 raise InvalidParameterException(
                     f"{provider} is not a configured provider of this identity pool."
@@ -315,7 +321,7 @@ class PoolService:
         """The stored map; a configured provider never set has no tags and UseDefaults false."""
 
         async def work(tx: Transaction) -> PrincipalTagMap:
-            pool = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id)
             if provider not in configured_provider_names(pool):
                 raise ResourceNotFoundException(
                     f"Provider '{provider}' is not configured for IdentityPool '{pool_id}'."

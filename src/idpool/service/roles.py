@@ -84,7 +84,7 @@ class RoleService:
         """Replace roles and role mappings; omitted RoleMappings clears the stored ones."""
 
         async def work(tx: Transaction) -> None:
-            pool = owned_pool(await tx.get_pool(pool_id, for_update=True), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id, for_update=True)
             check_roles(pool, roles, mappings or {}, self._d.quotas.rules_per_role_mapping)
             await tx.update_pool(
                 replace(
@@ -102,7 +102,7 @@ class RoleService:
 
     async def get_roles(self, caller: Caller, pool_id: str) -> Pool:
         async def work(tx: Transaction) -> Pool:
-            return owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            return await owned_pool(tx, caller, pool_id)
 
         return await in_transaction(self._d.store, work, readonly=True)
 

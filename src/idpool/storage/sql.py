@@ -81,10 +81,14 @@ _LINK_COLUMNS = (
 # it on SQLite, and prebuilt statements also hit the compiled cache directly.
 _GET_POOL = select(*_POOL_COLUMNS).where(t.pools.c.pool_id == bindparam("pool_id"))
 _GET_POOL_LOCKED = _GET_POOL.with_for_update()
+_GET_OWN_POOL = _GET_POOL.where(t.pools.c.account_id == bindparam("account_id"))
+_GET_OWN_POOL_LOCKED = _GET_OWN_POOL.with_for_update()
 _GET_IDENTITY = select(*_IDENTITY_COLUMNS).where(
     t.identities.c.identity_id == bindparam("identity_id")
 )
 _GET_IDENTITY_LOCKED = _GET_IDENTITY.with_for_update()
+_GET_OWN_IDENTITY = _GET_IDENTITY.where(t.identities.c.account_id == bindparam("account_id"))
+_GET_OWN_IDENTITY_LOCKED = _GET_OWN_IDENTITY.with_for_update()
 _FIND_LINK = select(*_LINK_COLUMNS).where(
     t.links.c.pool_id == bindparam("pool_id"),
     t.links.c.provider == bindparam("provider"),
@@ -156,9 +160,19 @@ class SqlTransaction:
 
     # pools -------------------------------------------------------------------------------
 
-    async def get_pool(self, pool_id: str, *, for_update: bool = False) -> Pool | None:
-        query = _GET_POOL_LOCKED if for_update and self._row_locks else _GET_POOL
-        rows = await self._x.fetch(query, {"pool_id": pool_id})
+    async def get_pool(
+        self, pool_id: str, *, account_id: str | None = None, for_update: bool = False
+    ) -> Pool | None:
+        lock = for_update and self._row_locks
+        if account_id is None:
+            rows = await self._x.fetch(
+                _GET_POOL_LOCKED if lock else _GET_POOL, {"pool_id": pool_id}
+            )
+        else:
+            rows = await self._x.fetch(
+                _GET_OWN_POOL_LOCKED if lock else _GET_OWN_POOL,
+                {"pool_id": pool_id, "account_id": account_id},
+            )
         return _pool(rows[0]) if rows else None
 
     async def insert_pool(self, pool: Pool) -> None:
@@ -207,9 +221,19 @@ class SqlTransaction:
 
     # identities --------------------------------------------------------------------------
 
-    async def get_identity(self, identity_id: str, *, for_update: bool = False) -> Identity | None:
-        query = _GET_IDENTITY_LOCKED if for_update and self._row_locks else _GET_IDENTITY
-        rows = await self._x.fetch(query, {"identity_id": identity_id})
+    async def get_identity(
+        self, identity_id: str, *, account_id: str | None = None, for_update: bool = False
+    ) -> Identity | None:
+        lock = for_update and self._row_locks
+        if account_id is None:
+            rows = await self._x.fetch(
+                _GET_IDENTITY_LOCKED if lock else _GET_IDENTITY, {"identity_id": identity_id}
+            )
+        else:
+            rows = await self._x.fetch(
+                _GET_OWN_IDENTITY_LOCKED if lock else _GET_OWN_IDENTITY,
+                {"identity_id": identity_id, "account_id": account_id},
+            )
         return _identity(rows[0]) if rows else None
 
     async def lock_identities(self, identity_ids: Sequence[str]) -> list[Identity]:

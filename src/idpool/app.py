@@ -25,8 +25,7 @@ from idpool.auth.principals import PrincipalDirectory, load_principals
 from idpool.auth.sessions import SessionLiveness
 from idpool.auth.sigv4 import SigV4Verifier
 from idpool.config import Settings, data_dir
-from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
-from idpool.domain.records import Caller, Pool, VerifiedLogin
+from idpool.domain.records import Caller, Pool
 from idpool.logging_setup import enable_access_log
 from idpool.providers.config import ProvidersConfig, build_login_verifier, load_providers_config
 from idpool.providers.reload import ReloadingLoginVerifier, read_providers_file
@@ -39,8 +38,8 @@ from idpool.server.pipeline import ApiPipeline
 from idpool.server.sts import StsEndpoint
 from idpool.server.throttle import DEFAULT_RATES, TokenBucketThrottle
 from idpool.service.admin import AdminQueries
-from idpool.service.context import Quotas, ServiceDeps
-from idpool.service.facade import IdentityPoolService
+from idpool.service.context import PoolDeps, Quotas, ServiceDeps
+from idpool.service.facade import IdentityPoolService, PoolAdministration
 from idpool.service.role_policy import RolePolicy, RolesFileError, load_role_policy
 from idpool.service.sts import StsService
 from idpool.service.system import RandomIds, SystemClock
@@ -403,29 +402,21 @@ def uvicorn_config(application: Application) -> Any:
     )
 
 
-class _NoLogins:
-    """Offline administration (seeding) never verifies a login; any attempt is refused."""
-
-    async def verify(self, pool: Pool, provider: str, token: str) -> VerifiedLogin:
-        raise NotAuthorizedException(LOGINS_DONT_MATCH)
-
-
 def apply_seed_to_database(settings: Settings, seed: Seed) -> list[Pool]:
     """Apply a loaded seed file to the database before the server starts (idempotent)."""
 
     async def run() -> list[Pool]:
         store = SqlStore(make_source(settings.database_url, timeout=settings.db_timeout_seconds))
         try:
-            deps = ServiceDeps(
+            deps = PoolDeps(
                 store=store,
                 clock=SystemClock(),
                 ids=RandomIds(),
-                logins=_NoLogins(),
                 default_region=settings.region,
                 oidc_provider_configured=providers_config(settings, seed).registers_oidc_provider,
                 quotas=Quotas(user_pool_providers_per_pool=settings.user_pool_providers_per_pool),
             )
-            return await apply_seed(IdentityPoolService(deps), seed, settings.region)
+            return await apply_seed(PoolAdministration(deps), seed, settings.region)
         finally:
             await store.close()
 

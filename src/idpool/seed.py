@@ -16,7 +16,7 @@ import yaml
 
 from idpool.domain.ids import DEFAULT_ACCOUNT, is_region_uuid
 from idpool.domain.records import Caller, CognitoProvider, MappingRule, Pool, RoleMapping
-from idpool.service.facade import IdentityPoolService
+from idpool.service.facade import PoolAdministration
 from idpool.service.pools import PoolSpec
 
 
@@ -246,7 +246,7 @@ def load_seed(path: str) -> Seed:
     return Seed(tuple(accounts), tuple(pools), providers)
 
 
-async def apply_seed(service: IdentityPoolService, seed: Seed, default_region: str) -> list[Pool]:
+async def apply_seed(service: PoolAdministration, seed: Seed, default_region: str) -> list[Pool]:
     """Create or update every declared pool; returns them in file order."""
     applied = []
     for entry in seed.pools:
@@ -259,7 +259,7 @@ async def apply_seed(service: IdentityPoolService, seed: Seed, default_region: s
     return applied
 
 
-async def _apply_pool(service: IdentityPoolService, caller: Caller, entry: SeedPool) -> Pool:
+async def _apply_pool(service: PoolAdministration, caller: Caller, entry: SeedPool) -> Pool:
     pool_id = entry.pool_id
     if pool_id is None:
         page = await service.pools.list_page(caller, 60, None)

@@ -1,6 +1,6 @@
 """The service on a real store: a migrated SQLite file per test, no HTTP, a clock held still.
 
-Building `IdentityPoolService(ServiceDeps(...))` directly (as app.py does) lets each rule of
+Building `IdentityPoolService(ServiceDeps(...))` directly (tests/support/service.py) (as app.py does) lets each rule of
 linking, merging, unlinking and role choice be tested in milliseconds; only the login
 verifier is a double, because verifying real tokens is the providers' tests' business.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +18,12 @@ import pytest
 
 from idpool.domain.ports import AuditEvent
 from idpool.domain.records import Caller, Identity, Link, Pool, VerifiedLogin
-from idpool.service.context import ServiceDeps
 from idpool.service.facade import IdentityPoolService
 from idpool.service.pools import PoolSpec
-from idpool.signing.jwt import JwtTokenSigner
-from idpool.signing.keyring import Keyring
-from idpool.signing.memory_store import MemoryKeyStore
 from idpool.storage.dialects import make_source
 from idpool.storage.migrate import upgrade
 from idpool.storage.sql import SqlStore
-from idpool.vending.local import LocalCredentialVendor
+from tests.support.service import service_deps
 
 T = TypeVar("T")
 
@@ -120,26 +115,14 @@ class World:
         return [(e.kind, e.detail) for e in reversed(rows)]
 
 
-@pytest.fixture(scope="session")
-def keyring() -> Keyring:
-    """One RSA key for the session: generating it costs more than a whole scenario."""
-    return asyncio.run(Keyring.open(MemoryKeyStore(), "secret", time.time, "us-east-1"))
-
-
 @pytest.fixture
-def world(tmp_path: Path, keyring: Keyring) -> Iterator[World]:
+def world(tmp_path: Path) -> Iterator[World]:
     url = f"sqlite:///{tmp_path / 'service.sqlite3'}"
     upgrade(url)
     clock = HeldClock()
     store = SqlStore(make_source(url))
-    deps = ServiceDeps(
-        store=store,
-        clock=clock,
-        ids=CountingIds(),
-        logins=TokenIsClaims(),
-        signer=JwtTokenSigner(keyring, "https://idpool.test", offload=False),
-        vendor=LocalCredentialVendor(clock.now),
-        pool_cache_seconds=0,
+    deps = service_deps(
+        store, TokenIsClaims(), clock=clock, ids=CountingIds(), pool_cache_seconds=0
     )
     loop = asyncio.new_event_loop()
     w = World(IdentityPoolService(deps), store, clock, loop)

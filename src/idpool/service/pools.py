@@ -20,7 +20,7 @@ from idpool.domain.ids import is_region, parse_pool_arn, region_of
 from idpool.domain.ports import PoolRows, Transaction
 from idpool.domain.provider_urls import is_public_provider_url, oidc_issuer_of
 from idpool.domain.records import Caller, CognitoProvider, Page, Pool, PrincipalTagMap
-from idpool.service.context import ServiceDeps, in_transaction
+from idpool.service.context import PoolDeps, in_transaction
 from idpool.service.paging import decode_keyset, encode_token, page_of
 
 PUBLIC_PROVIDERS = frozenset(
@@ -118,7 +118,7 @@ def configured_provider_names(pool: Pool) -> set[str]:
 
 
 class PoolService:
-    def __init__(self, deps: ServiceDeps) -> None:
+    def __init__(self, deps: PoolDeps) -> None:
         self._d = deps
 
     def _region(self, caller: Caller) -> str:

@@ -21,7 +21,7 @@ from idpool.domain.errors import (
 from idpool.domain.ids import ROLE_ARN, SAML_ROLE_ATTRIBUTE, account_of_role, saml_role_pair
 from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, MappingRule, Pool, RoleMapping, VerifiedLogin
-from idpool.service.context import ServiceDeps, in_transaction
+from idpool.service.context import PoolDeps, in_transaction
 from idpool.service.pools import owned_pool
 
 
@@ -71,7 +71,7 @@ def check_roles(
 
 
 class RoleService:
-    def __init__(self, deps: ServiceDeps) -> None:
+    def __init__(self, deps: PoolDeps) -> None:
         self._d = deps
 
     async def set_roles(

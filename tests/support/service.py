@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
@@ -21,7 +22,10 @@ from idpool.vending.local import LocalCredentialVendor
 
 @cache
 def shared_keyring() -> Keyring:
-    return asyncio.run(Keyring.open(MemoryKeyStore(), "secret", time.time, "us-east-1"))
+    """Made on a thread of its own, so that a test already inside an event loop can ask."""
+    opening = Keyring.open(MemoryKeyStore(), "secret", time.time, "us-east-1")
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, opening).result()
 
 
 def service_deps(store: Store, logins: LoginVerifier, **overrides: Any) -> ServiceDeps:

@@ -57,6 +57,7 @@ from idpool.server.gateway import GatewayAuth
 from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline
 from idpool.server.sts import StsEndpoint
+from idpool.service.admin import AdminQueries
 from idpool.service.context import ServiceDeps
 from idpool.service.facade import IdentityPoolService
 from idpool.service.role_policy import RolesFileError
@@ -276,7 +277,7 @@ class Application:
             oidc_provider_configured=lambda arn: verifier.config.registers_oidc_provider(arn),  # noqa: PLW0108
             quotas=quotas(settings),
         )
-        service = IdentityPoolService(deps)
+        service = IdentityPoolService(deps, AdminQueries(store))
         self.runtime = Runtime(store, keyring, service, http)
         pipeline = ApiPipeline(
             service,

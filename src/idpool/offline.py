@@ -9,24 +9,16 @@ from __future__ import annotations
 import asyncio
 
 from idpool.config import Settings
-from idpool.domain.errors import LOGINS_DONT_MATCH, NotAuthorizedException
-from idpool.domain.records import Pool, VerifiedLogin
+from idpool.domain.records import Pool
 from idpool.factories import key_secret, providers_config, quotas
 from idpool.seed import Seed, apply_seed
-from idpool.service.context import ServiceDeps
-from idpool.service.facade import IdentityPoolService
+from idpool.service.context import PoolDeps
+from idpool.service.facade import PoolAdministration
 from idpool.service.system import RandomIds, SystemClock
 from idpool.signing.keyring import Keyring
 from idpool.storage.dialects import make_source
 from idpool.storage.keys import SqlKeyStore
 from idpool.storage.sql import SqlStore
-
-
-class _NoLogins:
-    """Offline administration (seeding) never verifies a login; any attempt is refused."""
-
-    async def verify(self, pool: Pool, provider: str, token: str) -> VerifiedLogin:
-        raise NotAuthorizedException(LOGINS_DONT_MATCH)
 
 
 def apply_seed_to_database(settings: Settings, seed: Seed) -> list[Pool]:
@@ -35,16 +27,15 @@ def apply_seed_to_database(settings: Settings, seed: Seed) -> list[Pool]:
     async def run() -> list[Pool]:
         store = SqlStore(make_source(settings.database_url, timeout=settings.db_timeout_seconds))
         try:
-            deps = ServiceDeps(
+            deps = PoolDeps(
                 store=store,
                 clock=SystemClock(),
                 ids=RandomIds(),
-                logins=_NoLogins(),
                 default_region=settings.region,
                 oidc_provider_configured=providers_config(settings, seed).registers_oidc_provider,
                 quotas=quotas(settings),
             )
-            return await apply_seed(IdentityPoolService(deps), seed, settings.region)
+            return await apply_seed(PoolAdministration(deps), seed, settings.region)
         finally:
             await store.close()
 

@@ -30,7 +30,7 @@ from idpool.domain.pool_config import (
     tag_map_from_shape,
 )
 from idpool.domain.records import Caller, Pool, PrincipalTagMap, RoleMapping
-from idpool.service.facade import IdentityPoolService
+from idpool.service.facade import PoolAdministration
 from idpool.wire.constraint_nodes import lower_camel
 from idpool.wire.constraints import ConstraintChecker, validation_message
 from idpool.wire.model import operation_model
@@ -261,7 +261,7 @@ def load_seed(path: str) -> Seed:
     return Seed(tuple(accounts), tuple(pools), providers)
 
 
-async def apply_seed(service: IdentityPoolService, seed: Seed, default_region: str) -> list[Pool]:
+async def apply_seed(service: PoolAdministration, seed: Seed, default_region: str) -> list[Pool]:
     """Create or update every declared pool; returns them in file order."""
     applied = []
     for entry in seed.pools:
@@ -274,7 +274,7 @@ async def apply_seed(service: IdentityPoolService, seed: Seed, default_region: s
     return applied
 
 
-async def _apply_pool(service: IdentityPoolService, caller: Caller, entry: SeedPool) -> Pool:
+async def _apply_pool(service: PoolAdministration, caller: Caller, entry: SeedPool) -> Pool:
     pool_id = entry.pool_id
     if pool_id is None:
         page = await service.pools.list_page(caller, 60, None)

@@ -160,11 +160,11 @@ class ConsoleApp:
             self._auth.revoke(request.cookie)
             return redirect(url("login"), [set_cookie("", 0, request.secure)])
         service = self._service()
-        if service is None:
+        admin = service.admin if service is not None else None
+        if service is None or admin is None:
             return self._view.error(
                 request, 503, "The server is still starting; try again shortly."
             )
-        admin = AdminQueries(service.deps.store)
         match segments:
             case () | ("pools",):
                 return await self._pools(request, admin)

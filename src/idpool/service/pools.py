@@ -18,11 +18,11 @@ from idpool.domain.errors import (
 )
 from idpool.domain.ids import is_region, parse_pool_arn, region_of
 from idpool.domain.pool_config import PoolSpec, configure
-from idpool.domain.ports import Transaction
+from idpool.domain.ports import PoolRows, Transaction
 from idpool.domain.provider_urls import is_public_provider_url, oidc_issuer_of
 from idpool.domain.records import Caller, Page, Pool, PrincipalTagMap
-from idpool.service.context import ServiceDeps, in_transaction
-from idpool.service.paging import decode_keyset, encode_token
+from idpool.service.context import PoolDeps, in_transaction
+from idpool.service.paging import decode_keyset, encode_token, page_of
 
 PUBLIC_PROVIDERS = frozenset(
     {
@@ -81,9 +81,15 @@ def _check_spec(
         raise InvalidParameterException("OpenIdConnectProviderARNs contains duplicates.")
 
 
-def owned_pool(pool: Pool | None, caller: Caller, pool_id: str) -> Pool:
-    """The pool when the caller's account owns it; otherwise the same 'not found' as missing."""
-    if pool is None or pool.account_id != caller.account_id:
+async def owned_pool(
+    tx: PoolRows, caller: Caller, pool_id: str, *, for_update: bool = False
+) -> Pool:
+    """The caller's pool; another account's answers the same 'not found' as a missing one.
+
+    The account is part of the query: another account's pool is never read.
+    """
+    pool = await tx.get_pool(pool_id, account_id=caller.account_id, for_update=for_update)
+    if pool is None:
         raise pool_not_found(pool_id)
     return pool
 
@@ -98,7 +104,7 @@ def configured_provider_names(pool: Pool) -> set[str]:
 
 
 class PoolService:
-    def __init__(self, deps: ServiceDeps) -> None:
+    def __init__(self, deps: PoolDeps) -> None:
         self._d = deps
 
     def _region(self, caller: Caller) -> str:
@@ -152,7 +158,7 @@ class PoolService:
 
     async def describe(self, caller: Caller, pool_id: str) -> Pool:
         async def work(tx: Transaction) -> Pool:
-            return owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            return await owned_pool(tx, caller, pool_id)
 
         return await in_transaction(self._d.store, work, readonly=True)
 
@@ -169,7 +175,7 @@ class PoolService:
             check_tags(spec.tags, self._d.quotas.tags_per_pool)
 
         async def work(tx: Transaction) -> Pool:
-            pool = owned_pool(await tx.get_pool(pool_id, for_update=True), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id, for_update=True)
             developer = pool.developer_provider_name
             if spec.developer_provider_name is not None:
                 if developer is not None and spec.developer_provider_name != developer:
@@ -194,7 +200,7 @@ class PoolService:
 
     async def delete(self, caller: Caller, pool_id: str) -> None:
         async def work(tx: Transaction) -> None:
-            owned_pool(await tx.get_pool(pool_id, for_update=True), caller, pool_id)
+            await owned_pool(tx, caller, pool_id, for_update=True)
             await tx.delete_pool(pool_id)
 
         try:
@@ -213,11 +219,8 @@ class PoolService:
             return await tx.list_pools(caller.account_id, region, after, max_results + 1)
 
         rows = await in_transaction(self._d.store, work, readonly=True)
-        page = rows[:max_results]
-        token = None
-        if len(rows) > max_results:
-            last = page[-1]
-            token = encode_token(scope, (last.created_at, last.pool_id))
+        page, after_page = page_of(rows, max_results, lambda p: (p.created_at, p.pool_id))
+        token = None if after_page is None else encode_token(scope, after_page)
         return Page(tuple(page), token)
 
     # tags --------------------------------------------------------------------------------
@@ -234,8 +237,8 @@ class PoolService:
     async def _owned_by_arn(self, tx: Transaction, caller: Caller, arn: str) -> Pool:
         pool_id = self._pool_id_from_arn(caller, arn)
         self._d.pool_cache.forget(pool_id)
-        pool = await tx.get_pool(pool_id, for_update=True)
-        if pool is None or pool.account_id != caller.account_id:
+        pool = await tx.get_pool(pool_id, account_id=caller.account_id, for_update=True)
+        if pool is None:
             raise ResourceNotFoundException(f"Resource '{arn}' not found.")
         return pool
 
@@ -273,7 +276,7 @@ class PoolService:
         tags: Mapping[str, str] | None,
     ) -> PrincipalTagMap:
         async def work(tx: Transaction) -> PrincipalTagMap:
-            pool = owned_pool(await tx.get_pool(pool_id, for_update=True), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id, for_update=True)
             if provider not in configured_provider_names(pool):
                 raise InvalidParameterException(
                     f"{provider} is not a configured provider of this identity pool."
@@ -291,7 +294,7 @@ class PoolService:
         """The stored map; a configured provider never set has no tags and UseDefaults false."""
 
         async def work(tx: Transaction) -> PrincipalTagMap:
-            pool = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id)
             if provider not in configured_provider_names(pool):
                 raise ResourceNotFoundException(
                     f"Provider '{provider}' is not configured for IdentityPool '{pool_id}'."

@@ -22,7 +22,7 @@ from idpool.domain.errors import (
 from idpool.domain.ids import ROLE_ARN, SAML_ROLE_ATTRIBUTE, account_of_role, saml_role_pair
 from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, MappingRule, Pool, RoleMapping, VerifiedLogin
-from idpool.service.context import ServiceDeps, in_transaction
+from idpool.service.context import PoolDeps, in_transaction
 from idpool.service.pools import owned_pool
 
 
@@ -72,7 +72,7 @@ def check_roles(
 
 
 class RoleService:
-    def __init__(self, deps: ServiceDeps) -> None:
+    def __init__(self, deps: PoolDeps) -> None:
         self._d = deps
 
     async def set_roles(
@@ -85,7 +85,7 @@ class RoleService:
         """Replace roles and role mappings; omitted RoleMappings clears the stored ones."""
 
         async def work(tx: Transaction) -> None:
-            pool = owned_pool(await tx.get_pool(pool_id, for_update=True), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id, for_update=True)
             check_roles(pool, roles, mappings or {}, self._d.quotas.rules_per_role_mapping)
             await tx.update_pool(
                 replace(
@@ -103,7 +103,7 @@ class RoleService:
 
     async def get_roles(self, caller: Caller, pool_id: str) -> Pool:
         async def work(tx: Transaction) -> Pool:
-            return owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            return await owned_pool(tx, caller, pool_id)
 
         return await in_transaction(self._d.store, work, readonly=True)
 

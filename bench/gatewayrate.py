@@ -21,6 +21,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from idpool.auth.callers import LiveSigner
 from idpool.auth.principals import PrincipalDirectory
 from idpool.auth.sessions import SessionLiveness
 from idpool.auth.sigv4 import SigV4Verifier
@@ -76,7 +77,7 @@ async def _measure(url: str, seconds: float) -> dict[str, float]:
         service="execute-api",
         sessions=sealer,
     )
-    gateway = GatewayAuth(verifier, SessionLiveness(store))
+    gateway = GatewayAuth(LiveSigner(verifier, SessionLiveness(store)))
     started, verified = time.perf_counter(), 0
     while time.perf_counter() - started < seconds / 2:
         status, _, reason = await gateway.check("GET", "/items", "colour=blue", headers, b"")

@@ -14,14 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import cast
 
 import httptools
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+from idpool.server.types import Receive, Scope, Send
 
 _BODY = b"{}"
 _START = {

@@ -5,7 +5,7 @@ which would cap a single-core generator near 5,000 signed requests a second, bel
 rates we want to measure. Every request here is `POST /` with no query and the same four signed
 headers, so the canonical request is a fixed template: per request only the date, the target and
 the body hash change. The derived signing key changes once a day and the timestamp once a second;
-both are cached. tests/unit/test_bench_sigv4.py proves the result equals botocore's `SigV4Auth`.
+both are cached. tests/bench/test_bench_sigv4.py proves the result equals botocore's `SigV4Auth`.
 """
 
 from __future__ import annotations

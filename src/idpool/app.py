@@ -10,145 +10,77 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import os
-import secrets
 import signal
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from idpool.auth.callers import CallerAuthenticator, LiveSigner
 from idpool.auth.principals import PrincipalDirectory, PrincipalsFileError, load_principals
 from idpool.auth.sessions import SessionLiveness
 from idpool.auth.sigv4 import SigV4Verifier
-from idpool.config import ConfigError, Settings, default_key_secret_file
-from idpool.domain.errors import LOGINS_DONT_MATCH, InternalErrorException, NotAuthorizedException
-from idpool.domain.records import Caller, Pool, VerifiedLogin
-from idpool.files import readable_by_others, write_private_file_once
+from idpool.config import ConfigError, Settings
+from idpool.domain.errors import InternalErrorException
+from idpool.factories import (
+    credential_vendor,
+    open_store,
+    providers_config,
+    quotas,
+    request_throttle,
+    resolve_key_secret,
+    role_policy,
+    signing_pool,
+    sqlite_path,
+    startup_providers_config,
+    warn_about_file_modes,
+)
 from idpool.logging_setup import configure as configure_logging
 from idpool.logging_setup import enable_access_log
-from idpool.providers.config import (
-    ProvidersConfig,
-    ProvidersConfigError,
-    build_login_verifier,
-    load_providers_config,
-)
+from idpool.offline import apply_seed_to_database, ensure_signing_key
+from idpool.providers.config import ProvidersConfigError
+from idpool.providers.registry import build_login_verifier
 from idpool.providers.reload import (
-    ProvidersFileError,
     ReloadingLoginVerifier,
-    read_providers_file,
 )
-from idpool.seed import Seed, SeedError, apply_seed, load_seed
+from idpool.seed import Seed, SeedError, load_seed
 from idpool.server.asgi import EdgeSettings, IdpoolApp, WellKnown
 from idpool.server.console import build_console
 from idpool.server.gateway import GatewayAuth
 from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline
 from idpool.server.sts import StsEndpoint
-from idpool.server.throttle import DEFAULT_RATES, TokenBucketThrottle
 from idpool.server.workers import Supervisor, WorkerShared, worker_count
-from idpool.service.context import Quotas, ServiceDeps
+from idpool.service.admin import AdminQueries
+from idpool.service.context import ServiceDeps
 from idpool.service.facade import IdentityPoolService
-from idpool.service.role_policy import RolePolicy, RolesFileError, load_role_policy
+from idpool.service.role_policy import RolesFileError
 from idpool.service.sts import StsService
 from idpool.service.system import RandomIds, SystemClock
 from idpool.signing.crypto_box import KeySecretMismatch
 from idpool.signing.discovery import openid_configuration
 from idpool.signing.jwt import JwtTokenSigner, OwnTokenVerifier
 from idpool.signing.keyring import Keyring
-from idpool.storage.dialects import is_sqlite, make_source
+from idpool.storage.dialects import is_sqlite
 from idpool.storage.keys import SqlKeyStore
 from idpool.storage.migrate import SchemaOutOfDate, current_revision, ensure_current, head_revision
 from idpool.storage.sql import SqlStore
 from idpool.vending.local import LocalCredentialVendor
 from idpool.vending.sealed import CredentialSealer
-from idpool.vending.sts import StsCredentialVendor
 from idpool.wire.constraints import compile_checkers
-from idpool.wire.model import operation_names, public_operations, service_model
+from idpool.wire.model import service_model
 
 log = logging.getLogger("idpool")
 
 # How long /ready waits for the store: a probe must answer well within its own timeout.
 READY_TIMEOUT = 1.0
-
-
-@dataclass(frozen=True)
-class KeySecret:
-    """The secret that seals the signing keys, and where it came from."""
-
-    value: str
-    path: Path | None = None  # None: given by --key-secret / IDPOOL_KEY_SECRET
-    created: bool = False
-
-
-def sqlite_path(database_url: str) -> Path | None:
-    """The database file of a SQLite URL (None for PostgreSQL or an in-memory database)."""
-    if not is_sqlite(database_url):
-        return None
-    database = make_url(database_url).database
-    return Path(database).resolve() if database and database != ":memory:" else None
-
-
-def key_secret_path(settings: Settings) -> Path:
-    """Where the generated key secret is: `default_key_secret_file()`, apart from the database.
-
-    A `key-secret` that an older idpool generated beside a SQLite database is still used for
-    that database (its keys are sealed with it), with a warning at every start.
-    """
-    default = default_key_secret_file()
-    database = sqlite_path(settings.database_url)
-    if database is not None and (database.parent / default.name).exists():
-        return database.parent / default.name
-    return default
-
-
-def resolve_key_secret(settings: Settings) -> KeySecret:
-    """The configured key secret, or the one generated once (mode 0600) into its file."""
-    if settings.key_secret:
-        return KeySecret(settings.key_secret)
-    path = key_secret_path(settings)
-    created = False
-    try:
-        if not path.exists():
-            created = write_private_file_once(path, secrets.token_urlsafe(32))
-        value = path.read_text().strip()
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot {'read' if path.exists() else 'create'} the key secret {path}: "
-            f"{exc.strerror or exc} (or pass --key-secret)"
-        ) from None
-    if not value:
-        raise ConfigError(f"the key secret file {path} is empty: delete it or pass --key-secret")
-    database = sqlite_path(settings.database_url)
-    if database is not None and database.parent == path.parent.resolve():
-        log.warning(
-            "the key secret %s is in the database's directory, so a copy of that directory "
-            "can decrypt the signing keys: move it to %s or pass --key-secret",
-            path,
-            default_key_secret_file(),
-        )
-    return KeySecret(value, path, created)
-
-
-def key_secret(settings: Settings) -> str:
-    return resolve_key_secret(settings).value
-
-
-def warn_about_file_modes(settings: Settings) -> None:
-    """A SQLite database made by an older idpool (or by hand) may be readable by others."""
-    database = sqlite_path(settings.database_url)
-    if database is not None and readable_by_others(database):
-        log.warning(
-            "the database %s is readable by other users: chmod 600 it (and its -wal, -shm files)",
-            database,
-        )
 
 
 def prepare_database(settings: Settings) -> str | None:
@@ -225,44 +157,6 @@ def database_errors(settings: Settings) -> Iterator[None]:
         ) from None
 
 
-def role_policy(settings: Settings) -> RolePolicy:
-    """The operator's roles file (`--roles-file`); without one no role may call admin ops."""
-    if not settings.roles_file:
-        return RolePolicy()
-    import yaml
-
-    path = settings.roles_file
-    try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        return load_role_policy(document, frozenset(operation_names()) - public_operations())
-    except (OSError, yaml.YAMLError, RolesFileError) as error:
-        raise RolesFileError(f"{path}: {error}") from error
-
-
-def providers_config(settings: Settings, seed: Seed | None) -> ProvidersConfig:
-    """The providers file merged with a seed file's `providers` section (the file wins)."""
-    raw: dict[str, Any] = dict(seed.providers) if seed is not None else {}
-    if settings.providers_file:
-        raw.update(read_providers_file(settings.providers_file))
-    if settings.trust_mode:
-        raw["trust_mode"] = True
-    if settings.user_pool_endpoint:
-        raw["user_pool_endpoint"] = settings.user_pool_endpoint
-    return load_providers_config(raw)
-
-
-def startup_providers_config(settings: Settings, seed: Seed | None) -> ProvidersConfig:
-    """`providers_config` at start-up, where a bad file is one line and no server (a reload
-    keeps the running configuration instead)."""
-    try:
-        return providers_config(settings, seed)
-    except ProvidersFileError as exc:
-        raise ConfigError(str(exc)) from None
-    except ProvidersConfigError as exc:
-        where = settings.providers_file or "the seed file's providers section"
-        raise ConfigError(f"{where}: {exc}") from None
-
-
 @dataclass
 class Runtime:
     """What the lifespan start-up builds; kept so tests and the CLI can reach it."""
@@ -293,7 +187,7 @@ class Application:
             enable_access_log()
         self.runtime: Runtime | None = None
         self._sign_pool: ThreadPoolExecutor | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self._sighup = False
         self.principals = (
             load_principals(settings.credentials_file)
@@ -351,22 +245,14 @@ class Application:
         """
         if self.runtime is not None:
             return
-        settings = self.settings
+        settings, now = self.settings, self.clock.now
         secret = resolve_key_secret(settings)
-        store = SqlStore(
-            make_source(
-                settings.database_url,
-                pool_size=settings.db_pool_size,
-                timeout=settings.db_timeout_seconds,
-            )
-        )
+        store = open_store(settings)
         self.metrics.track_writable(lambda: store.writable)
         if self.worker is not None:
             self._spawn(self._publish_writable(store))
         try:
-            keyring = await Keyring.open(
-                SqlKeyStore(store), secret.value, self.clock.now, settings.region
-            )
+            keyring = await Keyring.open(SqlKeyStore(store), secret.value, now, settings.region)
         except BaseException:
             await store.close()
             raise
@@ -378,39 +264,17 @@ class Application:
         # replica and worker verifies them without a database write per vend.
         sealer = CredentialSealer(secret.value)
         liveness = SessionLiveness(store)
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-        # RSA signing releases the GIL: with more than one core, sign on a thread per core;
-        # pinned to one core, signing inline avoids a pointless thread hop.
-        self._sign_pool = ThreadPoolExecutor(cpus, "idpool-sign") if cpus > 1 else None
+        self._sign_pool = signing_pool()
         signer = JwtTokenSigner(
             keyring, self.issuer, executor=self._sign_pool, offload=self._sign_pool is not None
         )
         http = httpx.AsyncClient(timeout=5.0)
-        own_tokens = OwnTokenVerifier(keyring, self.issuer, self.clock.now)
-        verifier = ReloadingLoginVerifier(
-            lambda: providers_config(settings, self.seed),
-            lambda cfg, previous: build_login_verifier(
-                cfg, http, self.clock.now, own_tokens, previous=previous
-            ),
-            path=settings.providers_file,
-            initial=self.providers,
-        )
-        config = verifier.config
+        own_tokens = OwnTokenVerifier(keyring, self.issuer, now)
+        verifier = self._login_verifier(http, own_tokens)
         self._watch_providers(verifier)
-        if settings.credential_mode == "sts":
-            vendor: Any = StsCredentialVendor(
-                endpoint_url=settings.sts_endpoint, region=settings.region
-            )
-        else:
-            vendor = LocalCredentialVendor(clock=self.clock.now, sealer=sealer)
-        throttle = None
-        if settings.throttle:
-            throttle = TokenBucketThrottle(
-                DEFAULT_RATES,
-                clock=self.clock.now,
-                replica_share=settings.replicas,
-                shared=self.worker.buckets if self.worker is not None else None,
-            )
+        throttle = request_throttle(
+            settings, now, self.worker.buckets if self.worker is not None else None
+        )
         deps = ServiceDeps(
             store=store,
             clock=self.clock,
@@ -418,18 +282,72 @@ class Application:
             logins=verifier,
             default_region=settings.region,
             signer=signer,
-            vendor=vendor,
+            vendor=credential_vendor(settings, now, sealer),
             pool_cache_seconds=settings.pool_cache_seconds,
             on_identity_created=self.metrics.identities_created.inc,
             rate_limiter=throttle,
             # Read through the verifier so a reloaded providers file is seen at once.
             oidc_provider_configured=lambda arn: verifier.config.registers_oidc_provider(arn),  # noqa: PLW0108
-            quotas=Quotas(user_pool_providers_per_pool=settings.user_pool_providers_per_pool),
+            quotas=quotas(settings),
             pool_changes=self.worker.pool_changes if self.worker is not None else None,
         )
-        service = IdentityPoolService(deps)
+        service = IdentityPoolService(deps, AdminQueries(store))
         self.runtime = Runtime(store, keyring, service, http)
-        verifier_v4 = SigV4Verifier(
+        pipeline = ApiPipeline(
+            service,
+            compile_checkers(service_model()),
+            CallerAuthenticator(LiveSigner(self._api_verifier(sealer), liveness)),
+            default_account=settings.account_id,
+            throttle=throttle,
+            metrics=self.metrics,
+            vendor_mode=settings.credential_mode,
+            role_policy=self.role_policy,
+        )
+        sts = self._sts_endpoint(deps, own_tokens, sealer, liveness)
+        gateway = GatewayAuth(LiveSigner(self._gateway_verifier(sealer), liveness), self.metrics)
+        self.asgi.attach(pipeline, sts, gateway)
+        if verifier.config.trust_mode:
+            log.warning(
+                "TRUST MODE IS ON: provider tokens are accepted WITHOUT signature checks. "
+                "Never use this outside local development."
+            )
+
+    def _login_verifier(
+        self, http: httpx.AsyncClient, own_tokens: OwnTokenVerifier
+    ) -> ReloadingLoginVerifier:
+        """Every provider type, rebuilt from the providers file (and seed) on each reload."""
+        return ReloadingLoginVerifier(
+            lambda: providers_config(self.settings, self.seed),
+            lambda cfg, previous: build_login_verifier(
+                cfg, http, self.clock.now, own_tokens, previous=previous
+            ),
+            path=self.settings.providers_file,
+            initial=self.providers,
+        )
+
+    def _sts_endpoint(
+        self,
+        deps: ServiceDeps,
+        own_tokens: OwnTokenVerifier,
+        sealer: CredentialSealer,
+        liveness: SessionLiveness,
+    ) -> StsEndpoint:
+        """idpool's own STS always mints sealed credentials, whatever --credential-mode says."""
+        return StsEndpoint(
+            StsService(
+                deps,
+                own_tokens,
+                LocalCredentialVendor(clock=self.clock.now, sealer=sealer),
+                self.role_policy,
+            ),
+            LiveSigner(self._sts_verifier(sealer), liveness),
+            credential_mode=self.settings.credential_mode,
+            metrics=self.metrics,
+        )
+
+    def _api_verifier(self, sealer: CredentialSealer) -> SigV4Verifier:
+        settings = self.settings
+        return SigV4Verifier(
             self.principals,
             mode="strict" if settings.auth_mode == "strict" else "lax",
             clock=self.clock.now,
@@ -437,71 +355,23 @@ class Application:
             sessions=sealer if settings.accept_vended_credentials else None,
         )
 
-        async def authenticate(
-            method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
-        ) -> Caller | None:
-            principal = verifier_v4.verify(method, path, query, headers, body)
-            if principal is None:
-                return None
-            if principal.session is not None:
-                await liveness.check(principal.session)
-            return Caller(
-                account_id=principal.account_id,
-                region=principal.region,
-                access_key_id=principal.access_key_id,
-                signed=True,
-                session=principal.session,
-            )
+    def _sts_verifier(self, sealer: CredentialSealer) -> SigV4Verifier:
+        return SigV4Verifier(
+            self.principals, mode="strict", clock=self.clock.now, service="sts", sessions=sealer
+        )
 
-        pipeline = ApiPipeline(
-            service,
-            compile_checkers(service_model()),
-            authenticate,
-            default_account=settings.account_id,
-            throttle=throttle,
-            metrics=self.metrics,
-            vendor_mode=settings.credential_mode,
-            role_policy=self.role_policy,
+    def _gateway_verifier(self, sealer: CredentialSealer) -> SigV4Verifier:
+        region = self.settings.gateway_region
+        return SigV4Verifier(
+            self.principals,
+            mode="strict",
+            clock=self.clock.now,
+            service=self.settings.gateway_service,
+            regions=frozenset({region}) if region else None,
+            sessions=sealer,
         )
-        # idpool's own STS always mints sealed credentials, whatever --credential-mode says.
-        sts = StsEndpoint(
-            StsService(
-                deps,
-                own_tokens,
-                LocalCredentialVendor(clock=self.clock.now, sealer=sealer),
-                self.role_policy,
-            ),
-            SigV4Verifier(
-                self.principals,
-                mode="strict",
-                clock=self.clock.now,
-                service="sts",
-                sessions=sealer,
-            ),
-            liveness,
-            credential_mode=settings.credential_mode,
-            metrics=self.metrics,
-        )
-        gateway = GatewayAuth(
-            SigV4Verifier(
-                self.principals,
-                mode="strict",
-                clock=self.clock.now,
-                service=settings.gateway_service,
-                regions=frozenset({settings.gateway_region}) if settings.gateway_region else None,
-                sessions=sealer,
-            ),
-            liveness,
-            self.metrics,
-        )
-        self.asgi.attach(pipeline, sts, gateway)
-        if config.trust_mode:
-            log.warning(
-                "TRUST MODE IS ON: provider tokens are accepted WITHOUT signature checks. "
-                "Never use this outside local development."
-            )
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -600,10 +470,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def uvicorn_config(application: Application) -> Any:
+def uvicorn_config(application: Application) -> uvicorn.Config:
     """The HTTP server: uvicorn with uvloop and httptools, no access log (we log ourselves)."""
-    import uvicorn
-
     return uvicorn.Config(
         application.asgi,
         log_level="warning",
@@ -733,66 +601,3 @@ OPERATOR_ERRORS: tuple[type[Exception], ...] = (
     RolesFileError,
     KeySecretMismatch,
 )
-
-
-class _NoLogins:
-    """Offline administration (seeding) never verifies a login; any attempt is refused."""
-
-    async def verify(self, pool: Pool, provider: str, token: str) -> VerifiedLogin:
-        raise NotAuthorizedException(LOGINS_DONT_MATCH)
-
-
-def apply_seed_to_database(settings: Settings, seed: Seed) -> list[Pool]:
-    """Apply a loaded seed file to the database before the server starts (idempotent)."""
-
-    async def run() -> list[Pool]:
-        store = SqlStore(make_source(settings.database_url, timeout=settings.db_timeout_seconds))
-        try:
-            deps = ServiceDeps(
-                store=store,
-                clock=SystemClock(),
-                ids=RandomIds(),
-                logins=_NoLogins(),
-                default_region=settings.region,
-                oidc_provider_configured=providers_config(settings, seed).registers_oidc_provider,
-                quotas=Quotas(user_pool_providers_per_pool=settings.user_pool_providers_per_pool),
-            )
-            return await apply_seed(IdentityPoolService(deps), seed, settings.region)
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
-
-
-async def ensure_signing_key(settings: Settings) -> list[str]:
-    """Create the key secret and the first signing key before workers are forked.
-
-    Workers could race for both: the key store settles the signing key's race, but two
-    workers generating the default key secret file at once could each keep a different one.
-    Returns the notes for the start-up line.
-    """
-    secret = resolve_key_secret(settings)
-    store = SqlStore(make_source(settings.database_url, timeout=settings.db_timeout_seconds))
-    try:
-        keyring = await Keyring.open(
-            SqlKeyStore(store), secret.value, SystemClock().now, settings.region
-        )
-    finally:
-        await store.close()
-    notes = [f"key secret generated into {secret.path}"] if secret.created else []
-    if keyring.created_kid is not None:
-        notes.append(f"signing key {keyring.created_kid} created")
-    return notes
-
-
-async def rotate_keys(settings: Settings) -> str:
-    """Make a new active signing key; the old one stays published until its tokens expire."""
-    store = SqlStore(make_source(settings.database_url, timeout=settings.db_timeout_seconds))
-    try:
-        clock = SystemClock()
-        keyring = await Keyring.open(
-            SqlKeyStore(store), key_secret(settings), clock.now, settings.region
-        )
-        return await keyring.rotate()
-    finally:
-        await store.close()

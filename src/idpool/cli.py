@@ -125,7 +125,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from idpool.app import apply_seed_to_database, database_errors, prepare_database
+    from idpool.app import database_errors, prepare_database
+    from idpool.offline import apply_seed_to_database
     from idpool.seed import load_seed
 
     settings = settings_from(args)
@@ -139,7 +140,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    from idpool.app import database_errors, require_current_schema, rotate_keys
+    from idpool.app import database_errors, require_current_schema
+    from idpool.offline import rotate_keys
 
     settings = settings_from(args)
     with database_errors(settings):

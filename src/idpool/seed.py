@@ -1,5 +1,11 @@
 """Seed files: a declarative YAML description of accounts, pools, roles and providers.
 
+A pool is written in the API's own shape: CreateIdentityPool's members, SetIdentityPoolRoles's
+`Roles` and `RoleMappings`, and `PrincipalTags` (per provider, SetPrincipalTagAttributeMap's
+`UseDefaults` and `PrincipalTags`), checked by the same model-compiled constraint checker as
+a request and decoded by the same mapping (domain/pool_config.py); only `id`, `account_id`
+and `region` are the seed's own.
+
 Applying a seed is idempotent: pools are matched by their fixed `id` (so app configs can
 hard-code it) or, without one, by name within the account, and brought to the declared state
 on every start. Mistakes are reported with the file and line they are on.
@@ -7,17 +13,29 @@ on every start. Mistakes are reported with the file and line they are on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
+from idpool.domain.errors import SerializationException
 from idpool.domain.ids import DEFAULT_ACCOUNT, is_region_uuid
-from idpool.domain.records import Caller, CognitoProvider, MappingRule, Pool, RoleMapping
-from idpool.service.facade import IdentityPoolService
-from idpool.service.pools import PoolSpec
+from idpool.domain.pool_config import (
+    PoolSpec,
+    role_mappings_from_shape,
+    spec_from_shape,
+    tag_map_from_shape,
+)
+from idpool.domain.records import Caller, Pool, PrincipalTagMap, RoleMapping
+from idpool.service.facade import PoolAdministration
+from idpool.wire.constraint_nodes import lower_camel
+from idpool.wire.constraints import ConstraintChecker, validation_message
+from idpool.wire.model import operation_model
+
+T = TypeVar("T")
 
 
 class SeedError(ValueError):
@@ -39,7 +57,7 @@ class SeedPool:
     spec: PoolSpec
     roles: Mapping[str, str] | None
     role_mappings: Mapping[str, RoleMapping] | None
-    principal_tags: Mapping[str, tuple[bool | None, Mapping[str, str]]]
+    principal_tags: Mapping[str, PrincipalTagMap]
     line: int
 
 
@@ -50,23 +68,11 @@ class Seed:
     providers: Mapping[str, Any] = field(default_factory=dict)
 
 
-_POOL_KEYS = {
-    "id",
-    "account_id",
-    "region",
-    "name",
-    "allow_unauthenticated",
-    "allow_classic_flow",
-    "supported_login_providers",
-    "developer_provider_name",
-    "open_id_connect_provider_arns",
-    "cognito_identity_providers",
-    "saml_provider_arns",
-    "tags",
-    "roles",
-    "role_mappings",
-    "principal_tags",
-}
+_SEED_KEYS = ("id", "account_id", "region")  # the seed's own; everything else is the API's
+_ROLE_KEYS = ("Roles", "RoleMappings")  # SetIdentityPoolRoles's members
+_TAG_MAPS = "PrincipalTags"  # provider name -> SetPrincipalTagAttributeMap's members
+_TAG_MAP_KEYS = ("UseDefaults", "PrincipalTags")
+_PLACEHOLDER_POOL = "us-east-1:00000000-0000-4000-8000-000000000000"
 _TOP_KEYS = {"accounts", "pools", "providers"}
 
 
@@ -116,92 +122,98 @@ class _Reader:
         return [self.string(item, f"{what} item") for item in self.sequence(node, what)]
 
 
-def _opt(fields: Mapping[str, yaml.Node], key: str, convert: Any) -> Any:
+def _opt(
+    fields: Mapping[str, yaml.Node], key: str, convert: Callable[[yaml.Node, str], T]
+) -> T | None:
     """convert(node, key) when the key is present, else None."""
     return convert(fields[key], key) if key in fields else None
 
 
+@cache
+def _checker(operation: str) -> ConstraintChecker:
+    return ConstraintChecker(operation_model(operation))
+
+
+@cache
+def _members(operation: str) -> tuple[str, ...]:
+    shape = operation_model(operation).input_shape
+    return tuple(shape.members) if shape is not None else ()
+
+
+def _checked(
+    reader: _Reader,
+    node: yaml.Node,
+    fields: Mapping[str, yaml.Node],
+    operation: str,
+    context: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The members in `fields`, checked against `operation`'s input shape as a request would be.
+
+    `context` supplies required members the seed does not spell out (the pool id). A violation
+    is reported at the line of the member it names, in the ValidationException's own words.
+    """
+    doc = {key: reader.value(value) for key, value in fields.items()}
+    checker = _checker(operation)
+    try:
+        clauses = checker.check({**context, **doc})
+    except SerializationException as exc:
+        for key, value in doc.items():  # the first member that alone fails to deserialize
+            try:
+                checker.check({**context, key: value})
+            except SerializationException:
+                hint = " (quote it)" if exc.message.endswith("to a String") else ""
+                raise reader.fail(fields[key], f"{key}: {exc.message}{hint}") from None
+        raise reader.fail(node, exc.message) from None
+    if clauses:
+        path = clauses[0].split(" at '", 1)[1].split("'", 1)[0].split(".", 1)[0]
+        named = next((key for key in fields if lower_camel(key) == path), None)
+        raise reader.fail(fields[named] if named else node, validation_message(clauses))
+    return doc
+
+
 def _pool(reader: _Reader, node: yaml.Node) -> SeedPool:
     fields = reader.mapping(node, "a pool")
-    unknown = set(fields) - _POOL_KEYS
+    create = _members("CreateIdentityPool")
+    unknown = set(fields) - {*_SEED_KEYS, *create, *_ROLE_KEYS, _TAG_MAPS}
     if unknown:
-        raise reader.fail(node, f"unknown pool setting(s): {', '.join(sorted(unknown))}")
-    for required in ("name", "allow_unauthenticated"):
-        if required not in fields:
-            raise reader.fail(node, f"a pool needs '{required}'")
+        raise reader.fail(
+            node,
+            f"unknown pool setting(s): {', '.join(sorted(unknown))} (a pool takes "
+            f"{', '.join(_SEED_KEYS)}, CreateIdentityPool's members, "
+            f"{', '.join(_ROLE_KEYS)} and {_TAG_MAPS}; see docs/configuration.md)",
+        )
+    required = operation_model("CreateIdentityPool").input_shape.required_members
+    for member in required:
+        if member not in fields:
+            raise reader.fail(node, f"a pool needs '{member}'")
     pool_id = _opt(fields, "id", reader.string)
     if pool_id is not None and not is_region_uuid(pool_id):
         raise reader.fail(fields["id"], "id must look like <region>:<uuid>")
-    providers = None
-    if "cognito_identity_providers" in fields:
-        providers = []
-        for item in reader.sequence(
-            fields["cognito_identity_providers"], "cognito_identity_providers"
-        ):
-            entry = reader.mapping(item, "a cognito identity provider")
-            if "provider_name" not in entry:
-                raise reader.fail(item, "a cognito identity provider needs 'provider_name'")
-            providers.append(
-                CognitoProvider(
-                    provider_name=reader.string(entry["provider_name"], "provider_name"),
-                    client_id=_opt(entry, "client_id", reader.string),
-                    server_side_token_check=reader.boolean(
-                        entry["server_side_token_check"], "server_side_token_check"
-                    )
-                    if "server_side_token_check" in entry
-                    else False,
-                )
-            )
-    spec = PoolSpec(
-        name=reader.string(fields["name"], "name"),
-        allow_unauthenticated=reader.boolean(
-            fields["allow_unauthenticated"], "allow_unauthenticated"
-        ),
-        allow_classic_flow=_opt(fields, "allow_classic_flow", reader.boolean),
-        supported_login_providers=_opt(fields, "supported_login_providers", reader.str_map),
-        developer_provider_name=_opt(fields, "developer_provider_name", reader.string),
-        open_id_connect_provider_arns=_opt(
-            fields, "open_id_connect_provider_arns", reader.str_list
-        ),
-        cognito_identity_providers=providers,
-        saml_provider_arns=_opt(fields, "saml_provider_arns", reader.str_list),
-        tags=_opt(fields, "tags", reader.str_map),
-    )
-    mappings = None
-    if "role_mappings" in fields:
-        mappings = {}
-        for key, raw in reader.mapping(fields["role_mappings"], "role_mappings").items():
-            entry = reader.mapping(raw, f"role mapping {key}")
-            if "type" not in entry:
-                raise reader.fail(raw, f"role mapping {key} needs 'type' (Token or Rules)")
-            rules = None
-            if "rules" in entry:
-                rules = []
-                for rule_node in reader.sequence(entry["rules"], "rules"):
-                    rule = reader.mapping(rule_node, "a rule")
-                    missing = {"claim", "match_type", "value", "role_arn"} - set(rule)
-                    if missing:
-                        raise reader.fail(rule_node, f"a rule needs {', '.join(sorted(missing))}")
-                    keys = ("claim", "match_type", "value", "role_arn")
-                    rules.append(MappingRule(*(reader.string(rule[k], k) for k in keys)))
-            mappings[key] = RoleMapping(
-                type=reader.string(entry["type"], "type"),
-                ambiguous_role_resolution=_opt(entry, "ambiguous_role_resolution", reader.string),
-                rules=tuple(rules) if rules is not None else None,
-            )
-    principal_tags: dict[str, tuple[bool | None, Mapping[str, str]]] = {}
-    if "principal_tags" in fields:
-        for provider, raw in reader.mapping(fields["principal_tags"], "principal_tags").items():
+    context = {"IdentityPoolId": pool_id or _PLACEHOLDER_POOL}
+    pool_fields = {k: v for k, v in fields.items() if k in create}
+    spec = spec_from_shape(_checked(reader, node, pool_fields, "CreateIdentityPool", {}))
+    roles = mappings = None
+    role_fields = {k: v for k, v in fields.items() if k in _ROLE_KEYS}
+    if role_fields:
+        doc = _checked(reader, node, role_fields, "SetIdentityPoolRoles", {**context, "Roles": {}})
+        roles = doc.get("Roles")
+        mappings = role_mappings_from_shape(doc.get("RoleMappings"))
+    principal_tags: dict[str, PrincipalTagMap] = {}
+    if _TAG_MAPS in fields:
+        for provider, raw in reader.mapping(fields[_TAG_MAPS], _TAG_MAPS).items():
             entry = reader.mapping(raw, f"principal tags of {provider}")
-            use_defaults = _opt(entry, "use_defaults", reader.boolean)
-            tags = reader.str_map(entry["tags"], "tags") if "tags" in entry else {}
-            principal_tags[provider] = (use_defaults, tags)
+            extra = set(entry) - set(_TAG_MAP_KEYS)
+            if extra:
+                raise reader.fail(raw, f"unknown setting(s): {', '.join(sorted(extra))}")
+            where = {**context, "IdentityProviderName": provider}
+            doc = _checked(reader, raw, entry, "SetPrincipalTagAttributeMap", where)
+            principal_tags[provider] = tag_map_from_shape(doc)
     return SeedPool(
         account_id=_opt(fields, "account_id", reader.string) or DEFAULT_ACCOUNT,
         region=_opt(fields, "region", reader.string),
         pool_id=pool_id,
         spec=spec,
-        roles=_opt(fields, "roles", reader.str_map),
+        roles=roles,
         role_mappings=mappings,
         principal_tags=principal_tags,
         line=node.start_mark.line + 1,
@@ -249,7 +261,7 @@ def load_seed(path: str) -> Seed:
     return Seed(tuple(accounts), tuple(pools), providers)
 
 
-async def apply_seed(service: IdentityPoolService, seed: Seed, default_region: str) -> list[Pool]:
+async def apply_seed(service: PoolAdministration, seed: Seed, default_region: str) -> list[Pool]:
     """Create or update every declared pool; returns them in file order."""
     applied = []
     for entry in seed.pools:
@@ -262,7 +274,7 @@ async def apply_seed(service: IdentityPoolService, seed: Seed, default_region: s
     return applied
 
 
-async def _apply_pool(service: IdentityPoolService, caller: Caller, entry: SeedPool) -> Pool:
+async def _apply_pool(service: PoolAdministration, caller: Caller, entry: SeedPool) -> Pool:
     pool_id = entry.pool_id
     if pool_id is None:
         page = await service.pools.list_page(caller, 60, None)
@@ -279,6 +291,8 @@ async def _apply_pool(service: IdentityPoolService, caller: Caller, entry: SeedP
         pool = await service.pools.update(caller, pool_id, entry.spec)
     if entry.roles is not None or entry.role_mappings is not None:
         await service.roles.set_roles(caller, pool.pool_id, entry.roles or {}, entry.role_mappings)
-    for provider, (use_defaults, tags) in entry.principal_tags.items():
-        await service.pools.set_principal_tags(caller, pool.pool_id, provider, use_defaults, tags)
+    for provider, tag_map in entry.principal_tags.items():
+        await service.pools.set_principal_tags(
+            caller, pool.pool_id, provider, tag_map.use_defaults, tag_map.tags
+        )
     return await service.pools.describe(caller, pool.pool_id)

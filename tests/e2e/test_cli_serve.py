@@ -108,10 +108,10 @@ def test_seed_file_and_key_rotation(tmp_path: Path) -> None:
 
 def test_bad_seed_file_is_reported_with_its_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("pools:\n  - name: x\n")
+    bad.write_text("pools:\n  - IdentityPoolName: x\n")
     result = run("seed", str(bad), "--database-url", f"sqlite:///{tmp_path / 'db.sqlite3'}")
     assert result.returncode == 2
-    assert f"{bad}:2: a pool needs 'allow_unauthenticated'" in result.stderr
+    assert f"{bad}:2: a pool needs 'AllowUnauthenticatedIdentities'" in result.stderr
 
 
 def test_postgres_schema_must_be_migrated_first(tmp_path: Path) -> None:

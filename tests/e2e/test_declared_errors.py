@@ -24,15 +24,14 @@ from botocore.exceptions import ClientError
 
 from idpool.domain.errors import ExternalServiceException, InternalErrorException
 from idpool.domain.records import Caller, Pool, VerifiedLogin
-from idpool.service.context import ServiceDeps
 from idpool.service.facade import IdentityPoolService
 from idpool.service.pools import PoolSpec
-from idpool.service.system import RandomIds, SystemClock
 from idpool.storage.dialects import make_source
 from idpool.storage.migrate import upgrade
 from idpool.storage.sql import SqlStore
 from tests.e2e.test_pools import error_of
 from tests.reliability.support import assert_declared, declared_errors
+from tests.support.service import service_deps
 
 OWN = "cognito-identity.amazonaws.com"
 DEV = "login.quota.app"
@@ -142,9 +141,7 @@ def test_developer_operation_answers_a_provider_outage_with_a_declared_error(
         url = f"sqlite:///{tmp_path / 'outage.sqlite3'}"
         upgrade(url)
         store = SqlStore(make_source(url))
-        deps = ServiceDeps(
-            store=store, clock=SystemClock(), ids=RandomIds(), logins=UnreachableProvider()
-        )
+        deps = service_deps(store, UnreachableProvider())
         service = IdentityPoolService(deps)
         caller = Caller(account_id="111111111111")
         pool = await service.pools.create(

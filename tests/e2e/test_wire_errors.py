@@ -8,14 +8,6 @@ from typing import Any
 import httpx
 import pytest
 
-from idpool.wire.model import service_model
-from idpool.wire.operations import OPERATIONS
-
-
-def test_operations_table_equals_the_model() -> None:
-    assert set(OPERATIONS) == set(service_model().operation_names)
-    assert len(OPERATIONS) == 23
-
 
 def _assert_error(response: httpx.Response, code: str, status: int = 400) -> dict[str, Any]:
     assert response.status_code == status, response.text

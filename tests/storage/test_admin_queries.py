@@ -11,20 +11,17 @@ from collections.abc import Awaitable, Callable
 
 from idpool.domain.records import Caller, Link
 from idpool.service.admin import AdminQueries
-from idpool.service.context import ServiceDeps
 from idpool.service.facade import IdentityPoolService
 from idpool.service.pools import PoolSpec
-from idpool.service.system import RandomIds, SystemClock
 from idpool.storage.sql import SqlStore
 from tests.storage.test_store_contract import SubjectIsToken, identity_record, pool_record
+from tests.support.service import service_deps
 
 Opener = Callable[[], Awaitable[SqlStore]]
 
 
 def _service(store: SqlStore) -> IdentityPoolService:
-    return IdentityPoolService(
-        ServiceDeps(store=store, clock=SystemClock(), ids=RandomIds(), logins=SubjectIsToken())
-    )
+    return IdentityPoolService(service_deps(store, SubjectIsToken()))
 
 
 def test_pools_of_every_account_page_in_creation_order(open_store: Opener) -> None:

@@ -17,12 +17,11 @@ import pytest
 from idpool.domain.errors import NotAuthorizedException, StoreFailure
 from idpool.domain.ports import StoreConflict, Transaction
 from idpool.domain.records import Identity
-from idpool.service.context import ServiceDeps
 from idpool.service.facade import IdentityPoolService
 from idpool.service.group_commit import GroupCommit
-from idpool.service.system import RandomIds, SystemClock
 from idpool.storage.sql import SqlStore
 from tests.storage.test_store_contract import SubjectIsToken, identity_record, pool_record
+from tests.support.service import service_deps
 
 Opener = Callable[[], Awaitable[SqlStore]]
 
@@ -55,14 +54,7 @@ def test_concurrent_guests_share_one_transaction(open_store: Opener) -> None:
     async def scenario() -> None:
         inner = await open_store()
         store = CountingStore(inner)
-        service = IdentityPoolService(
-            ServiceDeps(
-                store=store,  # type: ignore[arg-type]
-                clock=SystemClock(),
-                ids=RandomIds(),
-                logins=SubjectIsToken(),
-            )
-        )
+        service = IdentityPoolService(service_deps(store, SubjectIsToken()))  # type: ignore[arg-type]
         pool = pool_record()
         async with inner.transaction() as tx:
             await tx.insert_pool(pool)

@@ -9,7 +9,7 @@ from sqlalchemy.dialects import sqlite
 
 from idpool.storage import tables as t
 from idpool.storage.migrate import upgrade
-from idpool.storage.sql import _after
+from idpool.storage.rows import keyset_after as _after
 
 
 def plan(db: Path, table: str, order: str, key: str, scope: str) -> str:

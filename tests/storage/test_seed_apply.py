@@ -14,6 +14,7 @@ from idpool.storage.sql import SqlStore
 from tests.storage.test_store_contract import service_on
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dev-seed.yaml"
+POOL = "IdentityPoolName: x\n    AllowUnauthenticatedIdentities: true"
 
 
 def test_example_seed_parses() -> None:
@@ -28,14 +29,46 @@ def test_example_seed_parses() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("pools:\n  - name: x\n", "seed.yaml:2: a pool needs 'allow_unauthenticated'"),
         (
-            "pools:\n  - name: x\n    allow_unauthenticated: maybe\n",
-            "seed.yaml:3: allow_unauthenticated must be true or false",
+            "pools:\n  - IdentityPoolName: x\n",
+            "seed.yaml:2: a pool needs 'AllowUnauthenticatedIdentities'",
         ),
         (
-            "pools:\n  - name: x\n    allow_unauthenticated: true\n    colour: red\n",
-            "seed.yaml:2: unknown pool setting(s): colour",
+            "pools:\n  - IdentityPoolName: x\n    AllowUnauthenticatedIdentities: maybe\n",
+            "seed.yaml:3: AllowUnauthenticatedIdentities: STRING_VALUE can not be converted"
+            " to a Boolean",
+        ),
+        (
+            f"pools:\n  - {POOL}\n    colour: red\n",
+            "seed.yaml:2: unknown pool setting(s): colour (a pool takes id, account_id, region,"
+            " CreateIdentityPool's members, Roles, RoleMappings and PrincipalTags;"
+            " see docs/configuration.md)",
+        ),
+        (
+            "pools:\n  - name: x\n    allow_unauthenticated: true\n",
+            "seed.yaml:2: unknown pool setting(s): allow_unauthenticated, name (a pool takes",
+        ),
+        (
+            f"pools:\n  - {POOL}\n    SupportedLoginProviders:\n      graph.facebook.com: ''\n",
+            "seed.yaml:5: 1 validation error detected: Value '{graph.facebook.com=}' at"
+            " 'supportedLoginProviders' failed to satisfy constraint: Map value must satisfy"
+            " constraint: [Member must have length less than or equal to 128,"
+            " Member must have length greater than or equal to 1",
+        ),
+        (
+            f"pools:\n  - {POOL}\n    RoleMappings:\n      k:\n        Type: Sometimes\n",
+            "seed.yaml:5: 1 validation error detected: Value 'Sometimes' at"
+            " 'roleMappings.k.member.type' failed to satisfy constraint: Member must satisfy"
+            " enum value set: [Token, Rules]",
+        ),
+        (
+            f"pools:\n  - {POOL}\n    SupportedLoginProviders:\n      graph.facebook.com: 12\n",
+            "seed.yaml:5: SupportedLoginProviders: NUMBER_VALUE can not be converted to a String"
+            " (quote it)",
+        ),
+        (
+            f"pools:\n  - {POOL}\n    PrincipalTags:\n      p:\n        UseDefaults: 1\n",
+            "seed.yaml:6: UseDefaults: NUMBER_VALUE can not be converted to a Boolean",
         ),
         (
             "accounts:\n  - access_key_id: A\n    secret_access_key: s\n    account_id: 12\n",
@@ -43,7 +76,7 @@ def test_example_seed_parses() -> None:
         ),
         ("pool: []\n", "seed.yaml:1: unknown top-level key(s): pool"),
         (
-            "pools:\n  - id: not-an-id\n    name: x\n    allow_unauthenticated: true\n",
+            f"pools:\n  - id: not-an-id\n    {POOL}\n",
             "seed.yaml:2: id must look like <region>:<uuid>",
         ),
     ],
@@ -53,7 +86,7 @@ def test_errors_point_at_the_line(tmp_path: Path, text: str, message: str) -> No
     path.write_text(text)
     with pytest.raises(SeedError) as exc:
         load_seed(str(path))
-    assert str(exc.value).endswith(message.split(":", 1)[1]) and str(path) in str(exc.value)
+    assert str(exc.value).startswith(f"{path}:{message.split(':', 1)[1]}")
 
 
 def test_apply_is_idempotent_and_converges(
@@ -72,7 +105,11 @@ def test_apply_is_idempotent_and_converges(
         assert staff.roles == {"authenticated": "arn:aws:iam::123456789012:role/staff"}
         assert len(staff.role_mappings) == 1
         changed = tmp_path / "seed.yaml"
-        changed.write_text(EXAMPLE.read_text().replace("name: staff", "name: staff renamed"))
+        changed.write_text(
+            EXAMPLE.read_text().replace(
+                "IdentityPoolName: staff", "IdentityPoolName: staff renamed"
+            )
+        )
         third = await apply_seed(service, load_seed(str(changed)), "us-east-1")
         assert third[1].name == "staff renamed"
         assert third[1].pool_id == first[1].pool_id

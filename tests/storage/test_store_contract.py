@@ -16,12 +16,11 @@ import pytest
 from idpool.domain.errors import ResourceNotFoundException
 from idpool.domain.ports import StoreConflict, StoredKey
 from idpool.domain.records import Caller, Identity, Link, Pool, VerifiedLogin
-from idpool.service.context import ServiceDeps
 from idpool.service.facade import IdentityPoolService
 from idpool.service.pools import PoolSpec
-from idpool.service.system import RandomIds, SystemClock
 from idpool.storage.keys import SqlKeyStore
 from idpool.storage.sql import SqlStore
+from tests.support.service import service_deps
 
 Opener = Callable[[], Awaitable[SqlStore]]
 
@@ -190,8 +189,7 @@ def test_signing_key_guard_allows_one_active_key(open_store: Opener) -> None:
 
 
 def service_on(store: SqlStore) -> IdentityPoolService:
-    deps = ServiceDeps(store=store, clock=SystemClock(), ids=RandomIds(), logins=SubjectIsToken())
-    return IdentityPoolService(deps)
+    return IdentityPoolService(service_deps(store, SubjectIsToken()))
 
 
 def test_concurrent_get_id_for_one_new_login_makes_one_identity(open_store: Opener) -> None:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from idpool.server.console import decode_after, encode_after, url
 from idpool.server.console_auth import ClientAddress, ConsoleAuth, LoginThrottle
+from idpool.server.console_http import decode_after, encode_after, url
 
 
 class Clock:

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from idpool.domain.errors import ExternalServiceException, NotAuthorizedException
 from idpool.domain.records import Pool
-from idpool.providers.config import build_login_verifier, load_providers_config
+from idpool.providers.config import load_providers_config
 from idpool.providers.fetch import (
     BlockedDestination,
     Fetcher,
@@ -42,6 +42,7 @@ from idpool.providers.fetch import (
 )
 from idpool.providers.jwks_cache import JwksCache
 from idpool.providers.oidc import JwtChecker, OidcVerifier
+from idpool.providers.registry import build_login_verifier
 from idpool.providers.targets import resolve
 from tests.conftest import ROOT
 from tests.support.idp import LocalIdentityProvider, LoopbackServer, b64json

@@ -13,9 +13,10 @@ import pytest
 
 from idpool.domain.errors import ExternalServiceException, NotAuthorizedException
 from idpool.domain.records import Pool
-from idpool.providers.config import build_login_verifier, load_providers_config
+from idpool.providers.config import load_providers_config
 from idpool.providers.fetch import Fetcher
 from idpool.providers.jwks_cache import JwksCache, KeySource, parse_jwks
+from idpool.providers.registry import build_login_verifier
 from tests.support.idp import LocalIdentityProvider
 
 HOST = "rotating.test"

@@ -16,7 +16,8 @@ import pytest
 
 from idpool.domain.errors import ExternalServiceException, NotAuthorizedException
 from idpool.domain.records import Pool, VerifiedLogin
-from idpool.providers.config import build_login_verifier, load_providers_config
+from idpool.providers.config import load_providers_config
+from idpool.providers.registry import build_login_verifier
 from tests.support.idp import LocalIdentityProvider
 
 NOW = 1_700_000_000

@@ -16,10 +16,9 @@ from idpool.domain.ports import LoginVerifier
 from idpool.domain.records import CognitoProvider, Pool
 from idpool.providers.config import (
     ProvidersConfig,
-    build_login_verifier,
     load_providers_config,
 )
-from idpool.providers.registry import LoginRouter
+from idpool.providers.registry import LoginRouter, build_login_verifier
 from idpool.providers.reload import (
     ReloadingLoginVerifier,
     describe_changes,

@@ -22,9 +22,9 @@ from idpool.domain.records import CognitoProvider, Pool, VerifiedLogin
 from idpool.providers.config import (
     ProvidersConfig,
     ProvidersConfigError,
-    build_login_verifier,
     load_providers_config,
 )
+from idpool.providers.registry import build_login_verifier
 from idpool.providers.targets import Kind, resolve
 from tests.support.idp import b64json
 

@@ -19,9 +19,9 @@ from idpool.domain.errors import NotAuthorizedException
 from idpool.domain.records import Pool, VerifiedLogin
 from idpool.providers.config import (
     ProvidersConfigError,
-    build_login_verifier,
     load_providers_config,
 )
+from idpool.providers.registry import build_login_verifier
 from idpool.providers.saml import (
     BAD_ROLE,
     NOT_SAML,

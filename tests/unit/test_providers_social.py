@@ -11,7 +11,8 @@ import pytest
 
 from idpool.domain.errors import ExternalServiceException, NotAuthorizedException
 from idpool.domain.records import Pool, VerifiedLogin
-from idpool.providers.config import build_login_verifier, load_providers_config
+from idpool.providers.config import load_providers_config
+from idpool.providers.registry import build_login_verifier
 from idpool.providers.social import oauth1_signature
 from tests.support.idp import FakeSocialProvider
 

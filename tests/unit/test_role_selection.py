@@ -1,4 +1,4 @@
-"""The pure role-selection rules of GetCredentialsForIdentity (reference §6.2)."""
+"""The pure role-selection rules of GetCredentialsForIdentity (docs/compatibility.md, "Roles")."""
 
 from __future__ import annotations
 

@@ -24,10 +24,8 @@ from idpool.auth.sigv4 import (
     INVALID_TOKEN,
     SIGNATURE_MISMATCH,
     SigV4Verifier,
-    canonical_query_string,
-    canonical_request,
-    parse_query,
 )
+from idpool.auth.sigv4_request import canonical_query_string, canonical_request, parse_query
 from idpool.domain.errors import (
     ExpiredTokenException,
     IncompleteSignatureException,

@@ -16,6 +16,7 @@ from idpool.server.throttle import (
 )
 from idpool.server.workers import SharedGeneration
 from idpool.service.pool_cache import PoolCache
+from idpool.wire.operations import OPERATIONS
 
 A = "111111111111"
 B = "222222222222"
@@ -42,19 +43,25 @@ def admitted(throttle: TokenBucketThrottle, account: str, operation: str, attemp
     return ok
 
 
+def rate_of(operation: str) -> float:
+    """The published rate of an operation, through its row's rate key."""
+    return DEFAULT_RATES[OPERATIONS[operation].rate_key]
+
+
 def test_published_defaults() -> None:
-    assert DEFAULT_RATES["GetId"] == 25
+    assert rate_of("GetId") == 25
     for name in (
         "GetOpenIdToken",
         "GetCredentialsForIdentity",
         "GetOpenIdTokenForDeveloperIdentity",
     ):
-        assert DEFAULT_RATES[name] == 200
+        assert rate_of(name) == 200
     assert (
-        DEFAULT_RATES["TagResource"],
-        DEFAULT_RATES["UntagResource"],
-        DEFAULT_RATES["ListTagsForResource"],
+        rate_of("TagResource"),
+        rate_of("UntagResource"),
+        rate_of("ListTagsForResource"),
     ) == (5, 5, 10)
+    assert OPERATIONS["UnlinkIdentity"].rate_key not in DEFAULT_RATES
     throttle = TokenBucketThrottle(clock=Clock())
     assert throttle.limit_of("DescribeIdentityPool") == (DEFAULT_OTHER_RATE, DEFAULT_OTHER_RATE)
 
@@ -65,7 +72,7 @@ def test_burst_below_quota_passes_and_above_is_throttled() -> None:
     assert admitted(throttle, A, "TagResource", 5) == 5
     with pytest.raises(TooManyRequestsException, match=r"^Rate exceeded$"):
         throttle.check(A, "TagResource")
-    assert admitted(throttle, A, "GetId", 40) == 25
+    assert admitted(throttle, A, OPERATIONS["GetId"].rate_key, 40) == 25
 
 
 def test_refill_over_time() -> None:

@@ -27,7 +27,8 @@ import regex
 from botocore.model import Shape
 from hypothesis import strategies as st
 
-from idpool.wire.constraints import NOT_NULL, java_regex
+from idpool.wire.constraint_nodes import NOT_NULL
+from idpool.wire.java import java_regex
 from idpool.wire.model import operation_model
 
 SearchStrategy = st.SearchStrategy

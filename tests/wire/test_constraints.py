@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from idpool.domain.errors import SerializationException, ValidationException
+from idpool.domain.errors import SerializationException
 from idpool.wire.constraints import ConstraintChecker, compile_checkers, validation_message
 from idpool.wire.model import (
     content_type,
@@ -101,12 +101,10 @@ def test_message_wording() -> None:
         validation_message([])
 
 
-def test_validate_raises_validation_exception() -> None:
+def test_a_missing_member_is_one_clause() -> None:
     checker = CHECKERS["GetId"]
-    checker.validate({"IdentityPoolId": POOL})
-    with pytest.raises(ValidationException) as caught:
-        checker.validate({})
-    assert caught.value.message == (
+    assert checker.check({"IdentityPoolId": POOL}) == []
+    assert validation_message(checker.check({})) == (
         f"1 validation error detected: Value null at 'identityPoolId' {PREFIX} "
         "Member must not be null"
     )

@@ -56,10 +56,6 @@ class InvalidIdentityPoolConfigurationException(ServiceError):
     code = "InvalidIdentityPoolConfigurationException"
 
 
-class ConcurrentModificationException(ServiceError):
-    code = "ConcurrentModificationException"
-
-
 class InternalErrorException(ServiceError):
     code = "InternalErrorException"
 
@@ -182,10 +178,6 @@ class StsAccessDenied(ServiceError):
 
 class StsValidationError(ServiceError):
     code = "ValidationError"
-
-
-class InvalidClientTokenId(ServiceError):
-    code = "InvalidClientTokenId"
 
 
 class InvalidAction(ServiceError):

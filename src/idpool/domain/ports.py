@@ -39,11 +39,23 @@ class StoreConflict(Exception):
     """
 
 
-class Transaction(Protocol):
-    """Reads and writes inside one store transaction. Every method is one statement or few."""
+# --- the store, one port per aggregate (as Ory Kratos splits its persisters) -----------------
+#
+# One SQL transaction object implements all of them (storage/sql.py); each service function
+# names the port it needs. Reads of rows that carry an account (pools, identities, events)
+# take the account into the query when the caller's account is known, so a row of another
+# account is never read, rather than read and refused afterwards.
 
-    # pools
-    async def get_pool(self, pool_id: str, *, for_update: bool = False) -> Pool | None: ...
+
+class PoolRows(Protocol):
+    """Identity pools (with their configuration, roles and tags)."""
+
+    async def get_pool(
+        self, pool_id: str, *, account_id: str | None = None, for_update: bool = False
+    ) -> Pool | None:
+        """The pool, of `account_id` when given (another account's pool is None)."""
+        ...
+
     async def insert_pool(self, pool: Pool) -> None: ...
     async def update_pool(self, pool: Pool) -> None:
         """Write the pool; raises StoreConflict when its stored version is not pool.version - 1."""
@@ -55,10 +67,16 @@ class Transaction(Protocol):
         self, account_id: str, region: str, after: tuple[float, str] | None, limit: int
     ) -> list[Pool]: ...
 
-    # identities
+
+class IdentityRows(Protocol):
+    """Identities; their logins are links (LinkRows)."""
+
     async def get_identity(
-        self, identity_id: str, *, for_update: bool = False
-    ) -> Identity | None: ...
+        self, identity_id: str, *, account_id: str | None = None, for_update: bool = False
+    ) -> Identity | None:
+        """The identity, of `account_id` when given (another account's identity is None)."""
+        ...
+
     async def lock_identities(self, identity_ids: Sequence[str]) -> list[Identity]:
         """The identities that exist among `identity_ids`, locked until the transaction ends.
 
@@ -76,7 +94,14 @@ class Transaction(Protocol):
         self, pool_id: str, after: tuple[float, str] | None, limit: int, hide_disabled: bool
     ) -> list[Identity]: ...
 
-    # links (logins and developer user ids)
+
+class LinkRows(Protocol):
+    """Links: a login (provider, subject) or a developer user id, held by one identity.
+
+    A link is inserted, moved or deleted only while the identities it leaves and joins are
+    locked (docs/reliability.md).
+    """
+
     async def links_of(self, identity_ids: Sequence[str]) -> list[Link]: ...
     async def find_links(self, pool_id: str, keys: Sequence[tuple[str, str]]) -> list[Link]: ...
     async def insert_link(self, link: Link) -> None: ...
@@ -86,7 +111,10 @@ class Transaction(Protocol):
         self, identity_id: str, after: str | None, limit: int
     ) -> list[Link]: ...
 
-    # audit trail
+
+class AuditTrail(Protocol):
+    """Identity lifecycle events (docs/console.md)."""
+
     async def record_event(
         self,
         account_id: str,
@@ -96,16 +124,6 @@ class Transaction(Protocol):
         detail: str,
         at: float,
     ) -> None: ...
-
-    # administration (the console): reads across accounts, never on the API's request path
-    async def list_all_pools(self, after: tuple[float, str] | None, limit: int) -> list[Pool]:
-        """Pools of every account and region, in (created_at, pool_id) order."""
-        ...
-
-    async def count_identities(self, pool_id: str) -> int: ...
-    async def search_links(self, pool_id: str, subject: str, limit: int) -> list[Link]:
-        """Links of a pool whose subject (provider user id or developer user id) is `subject`."""
-        ...
 
     async def list_events(
         self,
@@ -118,9 +136,9 @@ class Transaction(Protocol):
         """Events of a pool (of one identity when given), newest first, event_id < `before`."""
         ...
 
-    async def recent_events(self, limit: int) -> list[AuditEvent]:
-        """The newest `limit` events of every pool, newest first (the console's charts)."""
-        ...
+
+class Transaction(PoolRows, IdentityRows, LinkRows, AuditTrail, Protocol):
+    """What the API's operations read and write inside one store transaction."""
 
 
 class Store(Protocol):
@@ -131,10 +149,55 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
-class RateLimiter(Protocol):
-    """AWS's request-rate quotas, per account and operation."""
+class AdminReads(Protocol):
+    """The console's reads across accounts: never on the API's request path."""
 
-    def check(self, account_id: str, operation: str) -> None:
+    async def list_all_pools(self, after: tuple[float, str] | None, limit: int) -> list[Pool]:
+        """Pools of every account and region, in (created_at, pool_id) order."""
+        ...
+
+    async def count_identities(self, pool_id: str) -> int: ...
+    async def search_links(self, pool_id: str, subject: str, limit: int) -> list[Link]:
+        """Links of a pool whose subject (provider user id or developer user id) is `subject`."""
+        ...
+
+    async def recent_events(self, limit: int) -> list[AuditEvent]:
+        """The newest `limit` events of every pool, newest first (the console's charts)."""
+        ...
+
+
+class ConsoleTransaction(Transaction, AdminReads, Protocol):
+    """The operator's view: everything an operation reads, plus the cross-account reads."""
+
+
+class ConsoleStore(Protocol):
+    def transaction(
+        self, readonly: bool = False
+    ) -> AbstractAsyncContextManager[ConsoleTransaction]: ...
+
+
+class KeyRows(Protocol):
+    """idpool's signing-key rows (the KeyStore below is built on them)."""
+
+    async def load_keys(self, now: float) -> list[StoredKey]:
+        """Every key not yet expired, newest first."""
+        ...
+
+    async def insert_key(self, key: StoredKey, *, active: bool) -> None:
+        """Insert a key; a second active key raises StoreConflict (a uniqueness guard)."""
+        ...
+
+    async def retire_active_key(self, retire_at: float, expires_at: float) -> None: ...
+
+
+class KeyRowStore(Protocol):
+    def transaction(self, readonly: bool = False) -> AbstractAsyncContextManager[KeyRows]: ...
+
+
+class RateLimiter(Protocol):
+    """AWS's request-rate quotas, per account and quota key (wire/operations.py maps the keys)."""
+
+    def check(self, account_id: str, key: str) -> None:
         """Raise TooManyRequestsException when the account's quota for the call is spent."""
         ...
 

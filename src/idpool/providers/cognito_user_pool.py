@@ -1,10 +1,10 @@
 """Cognito user-pool ID tokens under a `cognito-idp.<region>.amazonaws.com/<userPoolId>` key.
 
-Rules (reference §7.2): the token must come from a Cognito user pool ("Not a Cognito token."),
-from exactly the pool named by the key ("Issuer doesn't match providerName"), be signed with
-that pool's key, be an ID token (access tokens have no `aud`: "Missing a required claim:
-aud") and be issued to one of the pool's configured app clients ("Token is not from a
-supported provider of this identity pool."). Keys come from
+Rules (docs/login-providers.md, "Provider types" and "Errors"): the token must come from a
+Cognito user pool ("Not a Cognito token."), from exactly the pool named by the key ("Issuer
+doesn't match providerName"), be signed with that pool's key, be an ID token (access tokens
+have no `aud`: "Missing a required claim: aud") and be issued to one of the pool's configured
+app clients ("Token is not from a supported provider of this identity pool."). Keys come from
 `<iss>/.well-known/jwks.json` unless the providers configuration maps the issuer elsewhere.
 
 ServerSideTokenCheck asks the user pool whether the user was signed out or deleted. Without a

@@ -10,18 +10,13 @@ instead of discovery on the internet. See docs/login-providers.md.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import httpx
-
-from idpool.domain.ports import LoginVerifier
 from idpool.domain.provider_urls import OIDC_ARN, oidc_issuer_of
-
-if TYPE_CHECKING:
-    from idpool.providers.cognito_user_pool import TokenRevocationCheck
+from idpool.providers.saml_metadata import idp_from_metadata, normalize_certificate
 
 SAML_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:saml-provider/[\w+=,.@-]+$")
 THUMBPRINT = re.compile(r"^[0-9a-fA-F]{40}$")
@@ -85,7 +80,7 @@ class ProvidersConfig:
 
     `leeway_seconds` is the clock skew allowed on `exp`/`nbf`/`iat`. AWS documents a 5-minute
     grace for OIDC, yet real Cognito rejected a user-pool token 271 s after its `exp`
-    (reference §3.9), so the default is a smaller 60 s.
+    (docs/login-providers.md, "Errors"), so the default is a smaller 60 s.
 
     `user_pool_endpoint` says "user pools live at this emulator" (moto, LocalStack): the keys
     of any `https://cognito-idp.<region>.amazonaws.com/<poolId>` issuer without its own
@@ -180,34 +175,6 @@ def load_providers_config(raw: Mapping[str, Any]) -> ProvidersConfig:
             if raw.get("user_pool_endpoint") is not None
             else None
         ),
-    )
-
-
-def build_login_verifier(
-    config: ProvidersConfig,
-    http_client: httpx.AsyncClient,
-    clock: Callable[[], float],
-    own_tokens: LoginVerifier | None,
-    *,
-    revocation_check: TokenRevocationCheck | None = None,
-    previous: LoginVerifier | None = None,
-) -> LoginVerifier:
-    """The LoginVerifier the service uses: a router over every provider type.
-
-    `own_tokens` verifies `cognito-identity.amazonaws.com` logins (idpool's own tokens);
-    without it such logins are refused. `revocation_check` answers ServerSideTokenCheck;
-    without it the flag is accepted and not enforced. `previous` is the verifier a reloaded
-    configuration replaces (its cached keys are kept).
-    """
-    from idpool.providers.registry import LoginRouter
-
-    return LoginRouter.from_config(
-        config,
-        http_client,
-        clock,
-        own_tokens,
-        revocation_check=revocation_check,
-        previous=previous,
     )
 
 
@@ -341,8 +308,6 @@ def _saml_provider(arn: str, value: Any, where: str) -> SamlProviderConfig:
         if not path.is_file():
             raise ProvidersConfigError(f"{where}.{kind}: no such file {text!r}")
         text = path.read_text()
-    from idpool.providers.saml import idp_from_metadata, normalize_certificate
-
     try:
         if kind.startswith("metadata"):
             entity_id, certificates = idp_from_metadata(text)

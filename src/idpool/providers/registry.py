@@ -10,7 +10,7 @@ else, the developer provider name included, is refused with AWS's "Logins don't 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -27,12 +27,10 @@ from idpool.providers.config import ProvidersConfig
 from idpool.providers.fetch import Fetcher
 from idpool.providers.jwks_cache import JwksCache
 from idpool.providers.oidc import JwtChecker, OidcVerifier
+from idpool.providers.saml import SamlVerifier
 from idpool.providers.social import SocialVerifier
 from idpool.providers.targets import Checked, Kind, Target, login_of, resolve
 from idpool.providers.trust import TrustVerifier
-
-if TYPE_CHECKING:
-    from idpool.providers.saml import SamlVerifier
 
 
 class TargetVerifier(Protocol):
@@ -164,6 +162,30 @@ def _cache_settings(config: ProvidersConfig) -> tuple[Any, ...]:
 
 
 def _saml_verifier(config: ProvidersConfig, clock: Callable[[], float]) -> SamlVerifier:
-    from idpool.providers.saml import SamlVerifier
-
     return SamlVerifier(config.saml_providers, clock, leeway=config.leeway_seconds)
+
+
+def build_login_verifier(
+    config: ProvidersConfig,
+    http_client: httpx.AsyncClient,
+    clock: Callable[[], float],
+    own_tokens: LoginVerifier | None,
+    *,
+    revocation_check: TokenRevocationCheck | None = None,
+    previous: LoginVerifier | None = None,
+) -> LoginVerifier:
+    """The LoginVerifier the service uses: a router over every provider type.
+
+    `own_tokens` verifies `cognito-identity.amazonaws.com` logins (idpool's own tokens);
+    without it such logins are refused. `revocation_check` answers ServerSideTokenCheck;
+    without it the flag is accepted and not enforced. `previous` is the verifier a reloaded
+    configuration replaces (its cached keys are kept).
+    """
+    return LoginRouter.from_config(
+        config,
+        http_client,
+        clock,
+        own_tokens,
+        revocation_check=revocation_check,
+        previous=previous,
+    )

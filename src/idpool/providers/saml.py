@@ -1,7 +1,7 @@
 """SAML 2.0 logins under a SAML provider ARN: a base64 `samlp:Response` signed by the IdP.
 
-Rules (reference §7.2 and §6.2 step 7, and AWS's "Configure SAML assertions for the
-authentication response" in the IAM User Guide): the XML signature (on the Response or on the
+Rules (docs/login-providers.md, "SAML assertions", and AWS's "Configure SAML assertions for
+the authentication response" in the IAM User Guide): the XML signature (on the Response or on the
 Assertion) must verify with a certificate from the provider's metadata, pinned — never one the
 message brings along; only what that signature covers is read (so signature-wrapping copies are
 ignored), and anything the signature library raises on a forged signature is a refusal. The
@@ -24,8 +24,6 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
@@ -33,6 +31,7 @@ from idpool.domain.errors import NotAuthorizedException
 from idpool.domain.ids import SAML_ROLE_ATTRIBUTE, is_region, saml_role_pair
 from idpool.providers.config import SamlProviderConfig
 from idpool.providers.oidc import BAD_SIGNATURE, NOT_SUPPORTED
+from idpool.providers.saml_metadata import xml_parser
 from idpool.providers.targets import Checked, Target
 
 # signxml logs every document it canonicalizes at DEBUG: the whole signed assertion (NameID,
@@ -42,8 +41,6 @@ log = logging.getLogger("idpool.providers")
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
-MD = "urn:oasis:names:tc:SAML:2.0:metadata"
-DS = "http://www.w3.org/2000/09/xmldsig#"
 AWS_AUDIENCES = frozenset({"https://signin.aws.amazon.com/saml", "urn:amazon:webservices"})
 AWS_SIGNIN = "signin.aws.amazon.com/saml"
 SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
@@ -69,54 +66,6 @@ _DATETIME = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})T(?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d+))?"
     r"(?P<zone>Z|[+-]\d{2}:\d{2})?"
 )
-
-
-def _parser() -> etree.XMLParser:
-    """No DTDs, entities or network: SAML responses come from the caller."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-
-
-def normalize_certificate(text: str) -> str:
-    """A PEM certificate from PEM or bare base64 DER (as in metadata); ValueError otherwise."""
-    body = text.strip()
-    try:
-        if "-----BEGIN CERTIFICATE-----" in body:
-            cert = x509.load_pem_x509_certificate(body.encode())
-        else:
-            cert = x509.load_der_x509_certificate(base64.b64decode("".join(body.split())))
-    except (ValueError, binascii.Error):
-        raise ValueError("not an X.509 certificate") from None
-    return cert.public_bytes(Encoding.PEM).decode("ascii")
-
-
-def idp_from_metadata(xml: str) -> tuple[str, tuple[str, ...]]:
-    """The entityID and signing certificates of the one IdP in SAML metadata; ValueError else.
-
-    IAM keeps both from the metadata document: the entityID is the Issuer that assertions
-    presented under the provider must name.
-    """
-    try:
-        root = etree.fromstring(xml.encode(), parser=_parser())
-    except etree.XMLSyntaxError as exc:
-        raise ValueError(f"metadata is not XML: {exc}") from None
-    entities = [root] if root.tag == f"{{{MD}}}EntityDescriptor" else []
-    if root.tag == f"{{{MD}}}EntitiesDescriptor":
-        entities = list(root.iterfind(f".//{{{MD}}}EntityDescriptor"))
-    idps = [e for e in entities if e.find(f"{{{MD}}}IDPSSODescriptor") is not None]
-    if len(idps) != 1:
-        raise ValueError("the metadata must describe exactly one identity provider")
-    entity_id = (idps[0].get("entityID") or "").strip()
-    if not entity_id:
-        raise ValueError("the identity provider in the metadata has no entityID")
-    certs: list[str] = []
-    for descriptor in idps[0].iterfind(f"{{{MD}}}IDPSSODescriptor/{{{MD}}}KeyDescriptor"):
-        if descriptor.get("use", "signing") != "signing":
-            continue
-        for node in descriptor.iterfind(f".//{{{DS}}}X509Certificate"):
-            certs.append(normalize_certificate(node.text or ""))
-    if not certs:
-        raise ValueError("no IdP signing certificate in the metadata")
-    return entity_id, tuple(dict.fromkeys(certs))
 
 
 def xs_datetime(value: str) -> float:
@@ -242,7 +191,7 @@ def _decode(token: str) -> etree._Element:
     if not raw or len(raw) > MAX_RESPONSE_BYTES:
         raise NotAuthorizedException(NOT_SAML)
     try:
-        root = etree.fromstring(raw, parser=_parser())
+        root = etree.fromstring(raw, parser=xml_parser())
     except etree.XMLSyntaxError:
         raise NotAuthorizedException(NOT_SAML) from None
     # SAML never needs a DTD; one in a caller's message is an entity or wrapping trick.

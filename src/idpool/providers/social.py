@@ -1,6 +1,6 @@
 """Opaque access tokens: Facebook, Login with Amazon, Twitter and Digits.
 
-These tokens cannot be verified locally, so the provider is asked (reference §7.2):
+These tokens cannot be verified locally, so the provider is asked (docs/login-providers.md):
 - Facebook Graph: `GET /app` names the app the token belongs to (must be the pool's app id)
   and `GET /me?fields=id` the app-scoped user id. No app secret is needed.
 - Login with Amazon: `GET /auth/o2/tokeninfo` gives `aud` (the client id) and `user_id`.

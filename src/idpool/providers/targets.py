@@ -2,7 +2,8 @@
 
 The router resolves a key to a `Target` (which checks apply: issuers, audiences, key source);
 a verifier turns the token into a `Checked` (subject, claims, audience); `login_of` then writes
-the `amr` entry and RoleMappings key in AWS's formats (reference §4.3 and §6.1). Keeping the
+the `amr` entry and RoleMappings key in AWS's formats (docs/login-providers.md, "Claims, amr
+and role mappings"). Keeping the
 formats here means trust mode and real verification produce identical logins.
 """
 

@@ -7,8 +7,7 @@ and the handful of GET routes are matched from a dict.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,13 +26,11 @@ from idpool.server.gateway import PREFIX as GATEWAY_PREFIX
 from idpool.server.gateway import GatewayAuth
 from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline, ApiResponse, error_response, response_headers
+from idpool.server.requests import BodyEnd, headers_of, read_body
 from idpool.server.sts import StsEndpoint
+from idpool.server.types import AsgiApp, Receive, Scope, Send
 from idpool.wire.sts import FORM_CONTENT_TYPE, XML_CONTENT_TYPE
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 JsonSource = Callable[[], Awaitable[Mapping[str, Any]]]
 
 CORS_ALLOW_HEADERS = (
@@ -64,13 +61,7 @@ class WellKnown:
     openid_configuration: JsonSource | None = None
     jwks: JsonSource | None = None
     ready: Callable[[], Awaitable[tuple[bool, Mapping[str, Any]]]] | None = None
-    extra_routes: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = field(
-        default_factory=dict
-    )
-
-
-def _headers(scope: Scope) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    extra_routes: dict[str, AsgiApp] = field(default_factory=dict)
 
 
 class IdpoolApp:
@@ -83,7 +74,7 @@ class IdpoolApp:
         metrics: Metrics | None = None,
         on_startup: Callable[[], Awaitable[None]] | None = None,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
-        console: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None,
+        console: AsgiApp | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._sts: StsEndpoint | None = None
@@ -96,7 +87,7 @@ class IdpoolApp:
         self._metrics = metrics
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
-        self._get_routes: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {
+        self._get_routes: dict[str, AsgiApp] = {
             "/health": self._health,
             "/ready": self._ready,
             "/metrics": self._metrics_route,
@@ -172,7 +163,7 @@ class IdpoolApp:
         ):
             await self._gateway(scope, receive, send)
             return
-        headers = _headers(scope)
+        headers = headers_of(scope)
         if method == "OPTIONS":
             await self._preflight(headers, send)
             return
@@ -198,39 +189,23 @@ class IdpoolApp:
                 ),
             )
             return
-        headers = _headers(scope)
+        headers = headers_of(scope)
         limit = self._settings.max_body_bytes
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._too_large(send, headers)
             return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        # One deadline for the whole body, not per chunk: a client dribbling a byte every few
-        # seconds must not hold the connection for ever. asyncio.timeout, not wait_for: no
-        # task per request on the hot path.
-        try:
-            async with asyncio.timeout(self._settings.body_timeout_seconds):
-                while more:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        return
-                    chunk = message.get("body", b"")
-                    size += len(chunk)
-                    if size > limit:
-                        break
-                    chunks.append(chunk)
-                    more = message.get("more_body", False)
-        except TimeoutError:
-            await self._refuse(
-                send, headers, RequestTimeoutException("The request body arrived too slowly.")
-            )
+        # One deadline for the whole body, not per chunk (server/requests.py).
+        read = await read_body(receive, limit, self._settings.body_timeout_seconds)
+        if read.end is not BodyEnd.COMPLETE:
+            if read.end is BodyEnd.TIMED_OUT:
+                await self._refuse(
+                    send, headers, RequestTimeoutException("The request body arrived too slowly.")
+                )
+            elif read.end is BodyEnd.TOO_LARGE:
+                await self._too_large(send, headers)
             return
-        if size > limit:
-            await self._too_large(send, headers)
-            return
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        body = read.data
         query = scope.get("query_string", b"").decode("latin-1")
         if (
             self._sts is not None
@@ -328,7 +303,7 @@ class IdpoolApp:
         scope: Scope,
         cache: bytes | None = None,
     ) -> None:
-        extra = self._cors(_headers(scope))
+        extra = self._cors(headers_of(scope))
         if cache is not None:
             extra.append((b"cache-control", cache))
         await self._plain(send, status, orjson.dumps(document), b"application/json", extra)

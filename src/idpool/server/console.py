@@ -10,16 +10,11 @@ subjects come from callers and may be hostile.
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, quote, unquote, urlencode
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from urllib.parse import parse_qsl
 
 from idpool.domain.errors import ServiceError
 from idpool.domain.ports import StoredKey
@@ -27,42 +22,41 @@ from idpool.domain.records import Caller, Pool
 from idpool.server import console_charts
 from idpool.server.call_history import CallHistory
 from idpool.server.console_auth import (
-    COOKIE_NAME,
     DEVICE_COOKIE_NAME,
     DEVICE_SECONDS,
     ClientAddress,
     ConsoleAuth,
     LoginThrottle,
 )
-from idpool.server.console_svg import bar_chart, time_chart
+from idpool.server.console_http import (
+    SECURITY_HEADERS,
+    Request,
+    Response,
+    cookie_value,
+    current_path,
+    decode_after,
+    encode_after,
+    int_or_none,
+    redirect,
+    safe_next,
+    segments_of,
+    set_cookie,
+    static_file,
+    url,
+)
+from idpool.server.console_view import ConsoleView, public_keys
+from idpool.server.requests import BodyEnd, headers_of, read_body
+from idpool.server.types import Receive, Scope, Send
 from idpool.service.admin import MAX_CHART_EVENTS, AdminQueries
 from idpool.service.facade import IdentityPoolService
 from idpool.service.roles import RoleChoice
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-PREFIX = "/console"
-ASSETS = Path(__file__).parent / "console_assets"
-STATIC_FILES = {"console.css": b"text/css; charset=utf-8"}
 MAX_FORM_BYTES = 64 * 1024
 PAGE_SIZE = 50
 NOTICES = {
     "deleted": "The identity was deleted.",
     "unlinked": "The developer user id was unlinked.",
 }
-SECURITY_HEADERS = [
-    (
-        b"content-security-policy",
-        b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        b"frame-ancestors 'none'; base-uri 'none'",
-    ),
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"same-origin"),
-]
 
 
 class KeyLister(Protocol):
@@ -73,105 +67,6 @@ class KeyLister(Protocol):
 
 ServiceGetter = Callable[[], IdentityPoolService | None]
 KeysGetter = Callable[[], KeyLister | None]
-
-
-@dataclass(slots=True)
-class Response:
-    status: int
-    body: bytes = b""
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    content_type: bytes = b"text/html; charset=utf-8"
-    cache: bytes = b"no-store"
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    method: str
-    segments: tuple[str, ...]
-    query: Mapping[str, str]
-    form: Mapping[str, str]
-    cookie: str | None
-    user: str | None
-    client: str
-    secure: bool
-    device: str | None = None
-
-
-def url(*parts: str, **query: str | int | None) -> str:
-    """A console URL; every path segment is quoted whole (ids contain ':')."""
-    path = "/".join(quote(str(p), safe="") for p in parts)
-    base = f"{PREFIX}/{path}" if path else f"{PREFIX}/"
-    params = {k: str(v) for k, v in query.items() if v is not None and v != ""}
-    return f"{base}?{urlencode(params)}" if params else base
-
-
-def when(ts: float | None) -> str:
-    if ts is None:
-        return "—"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def encode_after(after: tuple[float, str] | None) -> str | None:
-    return None if after is None else f"{after[0]!r}~{after[1]}"
-
-
-def decode_after(raw: str | None) -> tuple[float, str] | None:
-    """A keyset position from a query string; anything malformed means the first page."""
-    if not raw or "~" not in raw:
-        return None
-    at, _, last_id = raw.partition("~")
-    try:
-        value = float(at)
-    except ValueError:
-        return None
-    return (value, last_id) if math.isfinite(value) else None
-
-
-def _int_or_none(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() and len(raw) < 19 else None
-
-
-def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(ASSETS),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.globals["url"] = url
-    env.globals["time_chart"] = time_chart
-    env.globals["bar_chart"] = bar_chart
-    env.filters["when"] = when
-    return env
-
-
-def _headers(scope: Scope) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-
-
-def _cookie(header: str | None, wanted: str = COOKIE_NAME) -> str | None:
-    for part in (header or "").split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == wanted:
-            return value
-    return None
-
-
-def _segments(scope: Scope) -> tuple[str, ...]:
-    """Path segments after /console, each percent-decoded on its own (so %2F stays inside)."""
-    raw = scope.get("raw_path") or scope["path"].encode("utf-8")
-    rest = raw.decode("latin-1").split("?", 1)[0][len(PREFIX) :]
-    return tuple(
-        unquote(part, encoding="utf-8", errors="replace") for part in rest.split("/") if part
-    )
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-console paths, so the login form cannot redirect off-site."""
-    if target and target.startswith(f"{PREFIX}/") and "//" not in target and "\\" not in target:
-        return target
-    return url("pools")
 
 
 class ConsoleApp:
@@ -205,7 +100,7 @@ class ConsoleApp:
             revoked_dir=revoked_dir,
         )
         self._throttle = LoginThrottle(clock)
-        self._templates = _environment()
+        self._view = ConsoleView(self._auth)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -226,18 +121,19 @@ class ConsoleApp:
         method = scope["method"]
         if method not in ("GET", "HEAD", "POST"):
             return Response(405, b"Method not allowed", [(b"allow", b"GET, HEAD, POST")])
-        headers = _headers(scope)
+        headers = headers_of(scope)
         form: dict[str, str] = {}
         if method == "POST":
-            body = await _read_body(receive, MAX_FORM_BYTES)
-            if body is None:
+            read = await read_body(receive, MAX_FORM_BYTES, None)
+            if read.end is BodyEnd.TOO_LARGE:
                 return Response(413, b"Form too large", content_type=b"text/plain")
+            body = read.data if read.end is BodyEnd.COMPLETE else b""
             form = dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
-        cookie = _cookie(headers.get("cookie"))
+        cookie = cookie_value(headers.get("cookie"))
         peer = scope.get("client") or ("?", 0)
         request = Request(
             method="GET" if method == "HEAD" else method,
-            segments=_segments(scope),
+            segments=segments_of(scope),
             query=dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))),
             form=form,
             cookie=cookie,
@@ -245,29 +141,33 @@ class ConsoleApp:
             client=self._client_address.of(str(peer[0]), headers),
             secure=scope.get("scheme") == "https"
             or headers.get("x-forwarded-proto", "").lower() == "https",
-            device=self._auth.device_of(_cookie(headers.get("cookie"), DEVICE_COOKIE_NAME)),
+            device=self._auth.device_of(cookie_value(headers.get("cookie"), DEVICE_COOKIE_NAME)),
         )
         return await self._route(request)
 
     async def _route(self, request: Request) -> Response:
         segments = request.segments
         if segments[:1] == ("static",) and len(segments) == 2:
-            return _static(segments[1])
+            return static_file(segments[1])
         if segments == ("login",):
             return await self._login(request)
         if request.user is None or request.cookie is None:
-            return self._login_page(request, 401, next_path=_current_path(request))
+            return self._view.login_page(request, 401, next_path=current_path(request))
         if request.method == "POST" and not self._auth.check_csrf(
             request.cookie, request.form.get("csrf", "")
         ):
-            return self._error(request, 403, "The form expired or did not come from this console.")
+            return self._view.error(
+                request, 403, "The form expired or did not come from this console."
+            )
         if segments == ("logout",) and request.method == "POST":
             self._auth.revoke(request.cookie)
-            return _redirect(url("login"), [_set_cookie("", 0, request.secure)])
+            return redirect(url("login"), [set_cookie("", 0, request.secure)])
         service = self._service()
-        if service is None:
-            return self._error(request, 503, "The server is still starting; try again shortly.")
-        admin = AdminQueries(service.deps.store)
+        admin = service.admin if service is not None else None
+        if service is None or admin is None:
+            return self._view.error(
+                request, 503, "The server is still starting; try again shortly."
+            )
         match segments:
             case () | ("pools",):
                 return await self._pools(request, admin)
@@ -278,9 +178,9 @@ class ConsoleApp:
         if len(segments) >= 2 and segments[0] == "pools":
             pool = await admin.pool(segments[1])
             if pool is None:
-                return self._error(request, 404, "No pool has this id.")
+                return self._view.error(request, 404, "No pool has this id.")
             return await self._pool_route(request, admin, service, pool, segments[2:])
-        return self._error(request, 404, "No console page at this address.")
+        return self._view.error(request, 404, "No console page at this address.")
 
     async def _pool_route(
         self,
@@ -293,14 +193,14 @@ class ConsoleApp:
         match rest:
             case ():
                 activity = await self._activity(request, admin, pool)
-                return self._page(request, "pool.html", title=pool.name, pool=pool, **activity)
+                return self._view.page(request, "pool.html", title=pool.name, pool=pool, **activity)
             case ("identities",):
                 return await self._identities(request, admin, pool)
             case ("events",):
-                before = _int_or_none(request.query.get("before"))
+                before = int_or_none(request.query.get("before"))
                 events = await admin.events(pool, before=before, limit=PAGE_SIZE)
                 older = events[-1].event_id if len(events) == PAGE_SIZE else None
-                return self._page(
+                return self._view.page(
                     request,
                     "events.html",
                     title="Audit trail",
@@ -311,16 +211,16 @@ class ConsoleApp:
             case ("identities", identity_id, *action):
                 detail = await admin.identity(pool.pool_id, identity_id)
                 if detail is None:
-                    return self._error(request, 404, "This pool has no identity with this id.")
+                    return self._view.error(request, 404, "This pool has no identity with this id.")
                 if action == ["delete"]:
                     return await self._delete(request, service, pool, identity_id)
                 if action == ["unlink"]:
                     return await self._unlink(request, service, pool, identity_id)
                 if action:
-                    return self._error(request, 404, "No console page at this address.")
+                    return self._view.error(request, 404, "No console page at this address.")
                 events = await admin.events(pool, identity_id=identity_id, limit=PAGE_SIZE)
                 vended = next((e for e in events if e.kind == "credentials"), None)
-                return self._page(
+                return self._view.page(
                     request,
                     "identity.html",
                     title="Identity",
@@ -330,13 +230,13 @@ class ConsoleApp:
                     vended=vended,
                     role_of=RoleChoice.split_detail,
                 )
-        return self._error(request, 404, "No console page at this address.")
+        return self._view.error(request, 404, "No console page at this address.")
 
     # pages ------------------------------------------------------------------------------
 
     async def _pools(self, request: Request, admin: AdminQueries) -> Response:
         listing = await admin.pools(decode_after(request.query.get("after")), PAGE_SIZE)
-        return self._page(
+        return self._view.page(
             request,
             "pools.html",
             title="Identity pools",
@@ -362,8 +262,8 @@ class ConsoleApp:
         identity_id = request.query.get("identity_id", "").strip()
         identity = await admin.find_identity(identity_id) if identity_id else None
         if identity is None:
-            return self._error(request, 404, "No identity has this id.")
-        return _redirect(url("pools", identity.pool_id, "identities", identity.identity_id))
+            return self._view.error(request, 404, "No identity has this id.")
+        return redirect(url("pools", identity.pool_id, "identities", identity.identity_id))
 
     async def _identities(self, request: Request, admin: AdminQueries, pool: Pool) -> Response:
         text = request.query.get("q", "").strip()
@@ -375,7 +275,7 @@ class ConsoleApp:
                 pool.pool_id, decode_after(request.query.get("after")), PAGE_SIZE
             )
             items, after = listing.items, encode_after(listing.after)
-        return self._page(
+        return self._view.page(
             request,
             "identities.html",
             title="Identities",
@@ -389,11 +289,11 @@ class ConsoleApp:
     async def _keys_page(self, request: Request) -> Response:
         source = self._keys() if self._keys is not None else None
         stored = await source.load_keys(self._clock()) if source is not None else []
-        return self._page(
+        return self._view.page(
             request,
             "keys.html",
             title="Signing keys",
-            keys=_public_keys(stored),
+            keys=public_keys(stored),
             available=source is not None,
         )
 
@@ -403,7 +303,7 @@ class ConsoleApp:
         self, request: Request, service: IdentityPoolService, pool: Pool, identity_id: str
     ) -> Response:
         if request.method != "POST":
-            return self._confirm(
+            return self._view.confirm(
                 request,
                 question="Delete this identity?",
                 facts=[("Pool", pool.name), ("Identity", identity_id)],
@@ -417,10 +317,10 @@ class ConsoleApp:
         try:
             unprocessed = await service.identities.delete(_caller(pool), [identity_id])
         except ServiceError as exc:
-            return self._error(request, 409, exc.message)
+            return self._view.error(request, 409, exc.message)
         if unprocessed:
-            return self._error(request, 409, "The identity was not deleted (access denied).")
-        return _redirect(url("pools", pool.pool_id, "identities", notice="deleted"))
+            return self._view.error(request, 409, "The identity was not deleted (access denied).")
+        return redirect(url("pools", pool.pool_id, "identities", notice="deleted"))
 
     async def _unlink(
         self, request: Request, service: IdentityPoolService, pool: Pool, identity_id: str
@@ -430,7 +330,7 @@ class ConsoleApp:
         subject = source.get("subject", "")
         back = url("pools", pool.pool_id, "identities", identity_id)
         if request.method != "POST":
-            return self._confirm(
+            return self._view.confirm(
                 request,
                 question="Unlink this developer user id?",
                 facts=[("Identity", identity_id), ("Provider", provider), ("User id", subject)],
@@ -446,182 +346,43 @@ class ConsoleApp:
                 _caller(pool), identity_id, pool.pool_id, provider, subject
             )
         except ServiceError as exc:
-            return self._error(request, 409, exc.message)
-        return _redirect(url("pools", pool.pool_id, "identities", identity_id, notice="unlinked"))
+            return self._view.error(request, 409, exc.message)
+        return redirect(url("pools", pool.pool_id, "identities", identity_id, notice="unlinked"))
 
     # login ------------------------------------------------------------------------------
 
     async def _login(self, request: Request) -> Response:
-        target = _safe_next(request.query.get("next") or request.form.get("next"))
+        target = safe_next(request.query.get("next") or request.form.get("next"))
         if request.method != "POST":
             if request.user is not None:
-                return _redirect(target)
-            return self._login_page(request, 200, next_path=target)
+                return redirect(target)
+            return self._view.login_page(request, 200, next_path=target)
         # A browser that signed in before has a bucket of its own (console_auth.py).
         key = f"device:{request.device}" if request.device else f"address:{request.client}"
         if self._throttle.blocked(key):
-            return self._login_page(
+            return self._view.login_page(
                 request, 429, next_path=target, error="Too many failed attempts; wait a while."
             )
         user = request.form.get("username", "")
         if not self._auth.check_credentials(user, request.form.get("password", "")):
             self._throttle.failed(key)
-            return self._login_page(
+            return self._view.login_page(
                 request, 401, next_path=target, error="Wrong user name or password."
             )
         self._throttle.succeeded(key)
         cookie = self._auth.issue(user)
-        headers = [_set_cookie(cookie, self._auth.max_age, request.secure)]
+        headers = [set_cookie(cookie, self._auth.max_age, request.secure)]
         if request.device is None:
             device = self._auth.issue_device()
             headers.append(
-                _set_cookie(
-                    device, DEVICE_SECONDS, request.secure, DEVICE_COOKIE_NAME, url("login")
-                )
+                set_cookie(device, DEVICE_SECONDS, request.secure, DEVICE_COOKIE_NAME, url("login"))
             )
-        return _redirect(target, headers)
-
-    def _login_page(
-        self, request: Request, status: int, *, next_path: str, error: str | None = None
-    ) -> Response:
-        response = self._render(
-            "login.html",
-            status,
-            title="Sign in",
-            user=None,
-            csrf="",
-            next_path=next_path,
-            error=error,
-        )
-        if status == 401:
-            # RFC 9110 wants a challenge on 401; this one names the form, not a browser dialog.
-            response.headers.append(
-                (
-                    b"www-authenticate",
-                    b'Cookie realm="idpool console", form-action="/console/login"',
-                )
-            )
-        return response
-
-    # rendering --------------------------------------------------------------------------
-
-    def _render(self, template: str, status: int, **context: Any) -> Response:
-        html = self._templates.get_template(template).render(**context)
-        return Response(status, html.encode("utf-8"))
-
-    def _page(self, request: Request, template: str, **context: Any) -> Response:
-        assert request.cookie is not None
-        return self._render(
-            template, 200, user=request.user, csrf=self._auth.csrf_token(request.cookie), **context
-        )
-
-    def _error(self, request: Request, status: int, message: str) -> Response:
-        csrf = self._auth.csrf_token(request.cookie) if request.cookie else ""
-        user = request.user if request.cookie else None
-        return self._render(
-            "error.html",
-            status,
-            title="Error",
-            user=user,
-            csrf=csrf,
-            message=message,
-            code=status,
-        )
-
-    def _confirm(
-        self,
-        request: Request,
-        *,
-        question: str,
-        facts: Sequence[tuple[str, str]],
-        consequence: str,
-        action: str,
-        hidden: Mapping[str, str],
-        button: str,
-        cancel: str,
-    ) -> Response:
-        return self._page(
-            request,
-            "confirm.html",
-            title=question,
-            facts=facts,
-            consequence=consequence,
-            action=action,
-            hidden=hidden,
-            button=button,
-            cancel=cancel,
-        )
+        return redirect(target, headers)
 
 
 def _caller(pool: Pool) -> Caller:
     """The console acts as the pool's own account, as a signed admin call would."""
     return Caller(account_id=pool.account_id, region=pool.region, signed=True)
-
-
-def _public_keys(keys: Sequence[StoredKey]) -> list[dict[str, Any]]:
-    """Only public fields leave this function; the encrypted private key never does."""
-    return [
-        {
-            "kid": key.kid,
-            "status": "active" if key.retired_at is None else "retired",
-            "created_at": key.created_at,
-            "retired_at": key.retired_at,
-            "expires_at": key.expires_at,
-            "alg": str(key.public_jwk.get("alg", "")),
-            "kty": str(key.public_jwk.get("kty", "")),
-        }
-        for key in keys
-    ]
-
-
-def _current_path(request: Request) -> str:
-    if request.method != "GET":
-        return url("pools")
-    path = url(*request.segments) if request.segments else url("pools")
-    return f"{path}?{urlencode(dict(request.query))}" if request.query else path
-
-
-def _static(name: str) -> Response:
-    content_type = STATIC_FILES.get(name)
-    if content_type is None:
-        return Response(404, b"Not found", content_type=b"text/plain")
-    body = (ASSETS / name).read_bytes()
-    return Response(200, body, content_type=content_type, cache=b"public, max-age=3600")
-
-
-def _redirect(location: str, headers: list[tuple[bytes, bytes]] | None = None) -> Response:
-    return Response(303, b"", [(b"location", location.encode("latin-1")), *(headers or [])])
-
-
-def _set_cookie(
-    value: str, max_age: int, secure: bool, name: str = COOKIE_NAME, path: str = PREFIX
-) -> tuple[bytes, bytes]:
-    parts = [
-        f"{name}={value}",
-        f"Path={path}",
-        f"Max-Age={max_age}",
-        "HttpOnly",
-        "SameSite=Strict",
-    ]
-    if secure:
-        parts.append("Secure")
-    return (b"set-cookie", "; ".join(parts).encode("latin-1"))
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b""
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 def build_console(

@@ -18,29 +18,26 @@ upstream decides from the headers.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from idpool.auth.sessions import SessionLiveness
-from idpool.auth.sigv4 import SigV4Verifier
+from idpool.auth.callers import LiveSigner
 from idpool.domain.errors import (
     ExpiredTokenException,
     ServiceError,
     UnrecognizedClientException,
 )
 from idpool.server.metrics import Metrics
+from idpool.server.requests import headers_of, read_body
+from idpool.server.types import Receive, Scope, Send
 from idpool.service.sts import role_id
 
 log = logging.getLogger("idpool.request")
 
 PREFIX = "/gateway/auth"
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 # Client errors that mean "authenticate again"; every other refusal is a 403.
 _UNAUTHENTICATED = (UnrecognizedClientException, ExpiredTokenException)
@@ -56,16 +53,14 @@ def identity_headers(fields: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
 
 
 class GatewayAuth:
-    def __init__(
-        self, verifier: SigV4Verifier, liveness: SessionLiveness, metrics: Metrics | None = None
-    ) -> None:
-        self._verifier = verifier
-        self._liveness = liveness
+    def __init__(self, signer: LiveSigner, metrics: Metrics | None = None) -> None:
+        self._signer = signer
         self._metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        body = await _read_body(receive)
+        headers = headers_of(scope)
+        # What was read before a stop cannot match the signature: refused as a mismatch.
+        body = (await read_body(receive, MAX_AUTH_BODY, BODY_DEADLINE_SECONDS)).data
         path: str = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         path = path.split("?", 1)[0]
         if path == PREFIX:
@@ -120,7 +115,7 @@ class GatewayAuth:
     ) -> tuple[int, dict[str, str], str]:
         """(status, identity fields, reason) for the original request."""
         try:
-            principal = self._verifier.verify(
+            principal = await self._signer.principal(
                 method, path, query, headers, body, body_forwarded=bool(body)
             )
             if principal is None:
@@ -128,7 +123,6 @@ class GatewayAuth:
             session = principal.session
             if session is None:
                 return 403, {}, "Only credentials vended by idpool are accepted here."
-            await self._liveness.check(session)
         except _UNAUTHENTICATED as error:
             return 401, {}, f"{error.code}: {error.message}"
         except ServiceError as error:
@@ -152,25 +146,3 @@ class GatewayAuth:
             },
             "",
         )
-
-
-async def _read_body(receive: Receive) -> bytes:
-    """The (usually empty) body of the auth request, bounded: an auth check needs no more."""
-    chunks: list[bytes] = []
-    size = 0
-    more = True
-    try:
-        async with asyncio.timeout(BODY_DEADLINE_SECONDS):  # one deadline for the whole body
-            while more:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    break
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > MAX_AUTH_BODY:
-                    break  # what was read cannot match the signature: refused as a mismatch
-                chunks.append(chunk)
-                more = message.get("more_body", False)
-    except TimeoutError:
-        pass
-    return b"".join(chunks)

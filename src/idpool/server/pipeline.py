@@ -12,7 +12,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
+
+from prometheus_client import Counter, Histogram
 
 from idpool.domain.errors import (
     InternalErrorException,
@@ -28,13 +30,12 @@ from idpool.service.role_policy import RolePolicy
 from idpool.wire.constraints import ConstraintChecker, validation_message
 from idpool.wire.decode import operation_from_target, parse_body
 from idpool.wire.encode import encode_error, encode_result
-from idpool.wire.model import is_public
-from idpool.wire.operations import OPERATIONS
+from idpool.wire.model import content_type
+from idpool.wire.operations import OPERATIONS, Issues
 
 log = logging.getLogger("idpool.request")
 
-JSON_CONTENT_TYPE = b"application/x-amz-json-1.1"
-_TOKEN_OPERATIONS = frozenset({"GetOpenIdToken", "GetOpenIdTokenForDeveloperIdentity"})
+JSON_CONTENT_TYPE = content_type().encode("ascii")  # from the model: application/x-amz-json-1.1
 
 
 class RequestAuthenticator(Protocol):
@@ -74,7 +75,7 @@ class ApiPipeline:
     ) -> None:
         self._role_policy = role_policy or RolePolicy()
         self._vendor_mode = vendor_mode
-        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
         self._service = service
         self._checkers = checkers
         self._authenticate = authenticate
@@ -82,7 +83,7 @@ class ApiPipeline:
         self._throttle = throttle
         self._metrics = metrics
         self._clock = clock
-        self._public = {name: is_public(name) for name in OPERATIONS}
+        self._public = {name: row.public for name, row in OPERATIONS.items()}
 
     async def handle(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
@@ -107,10 +108,11 @@ class ApiPipeline:
             clauses = self._checkers[operation].check(params)
             if clauses:
                 raise ValidationException(validation_message(clauses))
+            row = OPERATIONS[operation]
             if self._throttle is not None and not self._public[operation]:
                 # Public calls are throttled by the service, against the pool's account.
-                self._throttle.check(caller.account_id, operation)
-            result = await OPERATIONS[operation](self._service, caller, params)
+                self._throttle.check(caller.account_id, row.rate_key)
+            result = await row.handler(self._service, caller, params)
             response = ApiResponse(200, encode_result(operation, result), request_id)
         except StoreFailure as error:
             # The client gets a plain InternalErrorException; the operator gets the cause.
@@ -164,10 +166,11 @@ class ApiPipeline:
         children[0].inc()
         children[1].observe(elapsed)
         self._metrics.calls.record(operation, response.error_code is not None)
-        if response.error_code is None:
-            if operation in _TOKEN_OPERATIONS:
+        row = OPERATIONS.get(operation)
+        if response.error_code is None and row is not None:
+            if row.issues is Issues.TOKEN:
                 self._metrics.tokens_issued.labels(operation).inc()
-            elif operation == "GetCredentialsForIdentity":
+            elif row.issues is Issues.CREDENTIALS:
                 self._metrics.credentials_vended.labels(self._vendor_mode).inc()
 
 

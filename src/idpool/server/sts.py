@@ -16,8 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from idpool.auth.sessions import SessionLiveness
-from idpool.auth.sigv4 import SigV4Verifier
+from idpool.auth.callers import LiveSigner
 from idpool.domain.errors import (
     InternalErrorException,
     MissingAuthenticationTokenException,
@@ -48,16 +47,14 @@ class StsEndpoint:
     def __init__(
         self,
         service: StsService,
-        verifier: SigV4Verifier,
-        liveness: SessionLiveness,
+        signer: LiveSigner,
         *,
         credential_mode: str = "local",
         metrics: Metrics | None = None,
     ) -> None:
         self._metrics = metrics
         self._service = service
-        self._verifier = verifier
-        self._liveness = liveness
+        self._signer = signer
         self._credential_mode = credential_mode
 
     async def handle(
@@ -131,11 +128,9 @@ class StsEndpoint:
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
     ) -> dict[str, Any]:
         try:
-            principal = self._verifier.verify(method, path, query, headers, body)
+            principal = await self._signer.principal(method, path, query, headers, body)
             if principal is None:
                 raise MissingAuthenticationTokenException("Request is missing Authentication Token")
-            if principal.session is not None:
-                await self._liveness.check(principal.session)
         except UnrecognizedClientException as unknown:
             if self._credential_mode == "sts":
                 raise _Signing(UnrecognizedClientException(AWS_CREDENTIALS)) from None

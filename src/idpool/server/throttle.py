@@ -20,20 +20,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from idpool.domain.errors import TooManyRequestsException
+from idpool.wire.operations import published_rates
 
 RATE_EXCEEDED = "Rate exceeded"
 
-# Published quotas (requests per second per account): GetId and the token/credential calls from
-# the Cognito quotas page; the tag calls from the API model's doc strings.
-DEFAULT_RATES: Mapping[str, float] = {
-    "GetId": 25.0,
-    "GetOpenIdToken": 200.0,
-    "GetCredentialsForIdentity": 200.0,
-    "GetOpenIdTokenForDeveloperIdentity": 200.0,
-    "TagResource": 5.0,
-    "UntagResource": 5.0,
-    "ListTagsForResource": 10.0,
-}
+# Published quotas (requests per second per account) by rate key: one row per operation in
+# wire/operations.py holds its rate and its key.
+DEFAULT_RATES: Mapping[str, float] = published_rates()
 # ASSUMPTION: AWS publishes no rate for the other operations (Describe*, List*, Lookup…, Merge…,
 # Create/Update/Delete…); 25 per second, the GetId quota, is our documented stand-in.
 DEFAULT_OTHER_RATE = 25.0

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from idpool.domain.ports import AuditEvent, Store, Transaction
+from idpool.domain.ports import AuditEvent, ConsoleStore, ConsoleTransaction
 from idpool.domain.records import Identity, Link, Pool
 from idpool.service.context import in_transaction
+from idpool.service.paging import page_of
 
 MAX_PAGE = 200
 MAX_CHART_EVENTS = 20_000
@@ -50,7 +51,9 @@ def _bounded(limit: int) -> int:
     return max(1, min(limit, MAX_PAGE))
 
 
-async def _details(tx: Transaction, identities: list[Identity]) -> tuple[IdentityDetail, ...]:
+async def _details(
+    tx: ConsoleTransaction, identities: list[Identity]
+) -> tuple[IdentityDetail, ...]:
     links = await tx.links_of([i.identity_id for i in identities])
     by_identity: dict[str, list[Link]] = {}
     for link in links:
@@ -59,25 +62,22 @@ async def _details(tx: Transaction, identities: list[Identity]) -> tuple[Identit
 
 
 class AdminQueries:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: ConsoleStore) -> None:
         self._store = store
 
     async def pools(self, after: tuple[float, str] | None = None, limit: int = 100) -> PoolListing:
         size = _bounded(limit)
 
-        async def work(tx: Transaction) -> PoolListing:
+        async def work(tx: ConsoleTransaction) -> PoolListing:
             rows = await tx.list_all_pools(after, size + 1)
-            page = rows[:size]
+            page, after_page = page_of(rows, size, lambda p: (p.created_at, p.pool_id))
             summaries = [PoolSummary(p, await tx.count_identities(p.pool_id)) for p in page]
-            last = page[-1] if len(rows) > size else None
-            return PoolListing(
-                tuple(summaries), None if last is None else (last.created_at, last.pool_id)
-            )
+            return PoolListing(tuple(summaries), after_page)
 
         return await in_transaction(self._store, work, readonly=True)
 
     async def pool(self, pool_id: str) -> Pool | None:
-        async def work(tx: Transaction) -> Pool | None:
+        async def work(tx: ConsoleTransaction) -> Pool | None:
             return await tx.get_pool(pool_id)
 
         return await in_transaction(self._store, work, readonly=True)
@@ -88,19 +88,15 @@ class AdminQueries:
         """Disabled identities included: the operator needs to see what was unlinked or merged."""
         size = _bounded(limit)
 
-        async def work(tx: Transaction) -> Listing:
+        async def work(tx: ConsoleTransaction) -> Listing:
             rows = await tx.list_identities(pool_id, after, size + 1, False)
-            page = rows[:size]
-            last = page[-1] if len(rows) > size else None
-            return Listing(
-                await _details(tx, page),
-                None if last is None else (last.created_at, last.identity_id),
-            )
+            page, after_page = page_of(rows, size, lambda i: (i.created_at, i.identity_id))
+            return Listing(await _details(tx, page), after_page)
 
         return await in_transaction(self._store, work, readonly=True)
 
     async def identity(self, pool_id: str, identity_id: str) -> IdentityDetail | None:
-        async def work(tx: Transaction) -> IdentityDetail | None:
+        async def work(tx: ConsoleTransaction) -> IdentityDetail | None:
             identity = await tx.get_identity(identity_id)
             if identity is None or identity.pool_id != pool_id:
                 return None
@@ -111,7 +107,7 @@ class AdminQueries:
     async def find_identity(self, identity_id: str) -> Identity | None:
         """Identity ids are unique across pools, so the console can jump to one from anywhere."""
 
-        async def work(tx: Transaction) -> Identity | None:
+        async def work(tx: ConsoleTransaction) -> Identity | None:
             return await tx.get_identity(identity_id)
 
         return await in_transaction(self._store, work, readonly=True)
@@ -124,7 +120,7 @@ class AdminQueries:
             return ()
         size = _bounded(limit)
 
-        async def work(tx: Transaction) -> tuple[IdentityDetail, ...]:
+        async def work(tx: ConsoleTransaction) -> tuple[IdentityDetail, ...]:
             found: dict[str, Identity] = {}
             direct = await tx.get_identity(query)
             if direct is not None and direct.pool_id == pool_id:
@@ -149,7 +145,7 @@ class AdminQueries:
         """The audit trail of a pool, newest first; page on with `before` = last event_id."""
         size = _bounded(limit)
 
-        async def work(tx: Transaction) -> tuple[AuditEvent, ...]:
+        async def work(tx: ConsoleTransaction) -> tuple[AuditEvent, ...]:
             rows = await tx.list_events(pool.account_id, pool.pool_id, identity_id, before, size)
             return tuple(rows)
 
@@ -163,7 +159,7 @@ class AdminQueries:
         """
         size = max(1, min(limit, MAX_CHART_EVENTS))
 
-        async def work(tx: Transaction) -> tuple[AuditEvent, ...]:
+        async def work(tx: ConsoleTransaction) -> tuple[AuditEvent, ...]:
             if pool is None:
                 return tuple(await tx.recent_events(size))
             return tuple(await tx.list_events(pool.account_id, pool.pool_id, None, None, size))

@@ -11,6 +11,7 @@ from idpool.domain.ports import Transaction, VendRequest
 from idpool.domain.records import Credentials, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
 from idpool.service.identities import IdentityService
+from idpool.service.rate_keys import RateKey
 from idpool.service.roles import RoleChoice, choose_role
 from idpool.service.tokens import (
     OPEN_ID_TOKEN_SECONDS,
@@ -91,9 +92,7 @@ class CredentialService:
         vendor = self._d.vendor
         if vendor is None:
             raise InternalErrorException("Credential vending is not configured on this server.")
-        proof = await self._identities.prove_verified(
-            identity_id, logins, "GetCredentialsForIdentity"
-        )
+        proof = await self._identities.prove_verified(identity_id, logins, RateKey.CREDENTIALS)
         identity, pool = proof.identity, proof.pool
         authenticated = identity.authenticated and bool(proof.logins)
         choice = choose_role(pool, authenticated, proof.logins, custom_role_arn)

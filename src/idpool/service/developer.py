@@ -23,14 +23,10 @@ from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, Identity, Link, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
 from idpool.service.identities import cached_pool, owners_of
-from idpool.service.logins import (
-    active,
-    check_link_combination,
-    link_logins,
-    lock_owners,
-    verify_logins,
-)
-from idpool.service.paging import decode_cursor, encode_token
+from idpool.service.link_plan import active, check_link_combination
+from idpool.service.link_writes import merge_away, remove_links
+from idpool.service.logins import link_logins, lock_owners, verify_logins
+from idpool.service.paging import decode_cursor, encode_token, page_of
 from idpool.service.pools import owned_pool
 from idpool.service.tokens import TokenService, amr_for
 
@@ -110,7 +106,7 @@ class DeveloperService:
             return known, await self._sign(pool, known, verified, principal_tags, token_duration)
 
         async def work(tx: Transaction) -> Identity:
-            current = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            current = await owned_pool(tx, caller, pool_id)
             # link_logins locks the named identity with the logins' owners and refuses it
             # when it is missing (not found) or disabled (forbidden).
             return await link_logins(
@@ -155,7 +151,7 @@ class DeveloperService:
         limit = max_results or 60
 
         async def work(tx: Transaction) -> DeveloperLookup:
-            pool = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id)
             target = identity_id
             if developer_user_id is not None:
                 name = pool.developer_provider_name or ""
@@ -170,14 +166,14 @@ class DeveloperService:
                     )
                 target = links[0].identity_id
             assert target is not None
-            identity = await tx.get_identity(target)
+            identity = await tx.get_identity(target, account_id=caller.account_id)
             if identity is None or identity.pool_id != pool_id:
                 raise identity_not_found(target)
             scope = f"developer:{caller.account_id}:{pool_id}:{target}"
             after = decode_cursor(scope, next_token)
             rows = await tx.developer_links(target, after, limit + 1)
-            page = rows[:limit]
-            token = encode_token(scope, page[-1].subject) if len(rows) > limit else None
+            page, after_page = page_of(rows, limit, lambda ln: ln.subject)
+            token = None if after_page is None else encode_token(scope, after_page)
             return DeveloperLookup(target, tuple(ln.subject for ln in page), token)
 
         return await in_transaction(self._d.store, work, readonly=True)
@@ -193,7 +189,7 @@ class DeveloperService:
         """Move the source developer user (and its identity's logins) onto the destination's."""
 
         async def work(tx: Transaction) -> str:
-            pool = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id)
             _check_developer_provider(pool, provider)
             keys = [(provider, source_user_id), (provider, destination_user_id)]
             owner_of, locked = await lock_owners(tx, pool_id, keys)
@@ -204,12 +200,8 @@ class DeveloperService:
             links = await tx.links_of([source.identity_id, destination.identity_id])
             check_link_combination(pool, links, [], self._d.quotas.logins_per_identity)
             now = self._d.clock.now()
-            await tx.move_links(source.identity_id, destination.identity_id)
-            await tx.update_identity(replace(source, disabled=True, modified_at=now))
+            await merge_away(tx, source, destination.identity_id, now)
             await tx.update_identity(replace(destination, authenticated=True, modified_at=now))
-            await tx.record_event(
-                pool.account_id, pool_id, source.identity_id, "merged", destination.identity_id, now
-            )
             return destination.identity_id
 
         return await in_transaction(self._d.store, work)
@@ -218,9 +210,11 @@ class DeveloperService:
         self, caller: Caller, identity_id: str, pool_id: str, provider: str, user_id: str
     ) -> None:
         async def work(tx: Transaction) -> None:
-            pool = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id)
             _check_developer_provider(pool, provider)
-            identity = await tx.get_identity(identity_id, for_update=True)
+            identity = await tx.get_identity(
+                identity_id, account_id=caller.account_id, for_update=True
+            )
             if identity is None or identity.pool_id != pool_id:
                 raise identity_not_found(identity_id)
             links: list[Link] = await tx.find_links(pool_id, [(provider, user_id)])
@@ -228,17 +222,7 @@ class DeveloperService:
                 raise ResourceConflictException(
                     "The developer user identifier is not linked to this identity."
                 )
-            await tx.delete_link(pool_id, provider, user_id)
-            remaining = await tx.links_of([identity_id])
-            now = self._d.clock.now()
-            await tx.update_identity(replace(identity, modified_at=now, disabled=not remaining))
-            await tx.record_event(
-                pool.account_id,
-                pool_id,
-                identity_id,
-                "unlinked" if remaining else "disabled",
-                provider,
-                now,
-            )
+            held = await tx.links_of([identity_id])
+            await remove_links(tx, identity, held, links, provider, self._d.clock.now())
 
         await in_transaction(self._d.store, work)

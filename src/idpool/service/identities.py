@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from idpool.domain.errors import (
     LOGINS_DONT_MATCH,
@@ -18,17 +18,20 @@ from idpool.domain.errors import (
 )
 from idpool.domain.ids import OWN_TOKEN_PROVIDER, region_of
 from idpool.domain.ports import Transaction
-from idpool.domain.records import Caller, Identity, IdentityView, Page, Pool, VerifiedLogin
+from idpool.domain.records import Caller, Identity, IdentityView, Link, Page, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
 from idpool.service.group_commit import GroupCommit
-from idpool.service.logins import active, link_logins, verify_logins
-from idpool.service.paging import decode_keyset, encode_token
+from idpool.service.link_plan import active
+from idpool.service.link_writes import remove_links
+from idpool.service.logins import link_logins, verify_logins
+from idpool.service.paging import decode_keyset, encode_token, page_of
 from idpool.service.pools import owned_pool
+from idpool.service.rate_keys import RateKey
 
 
 async def public_pool(tx: Transaction, pool_id: str, account_id: str | None = None) -> Pool:
     """The pool of an unsigned call: found by its globally unique id, in the id's region."""
-    return _visible(await tx.get_pool(pool_id), pool_id, account_id)
+    return _visible(await tx.get_pool(pool_id, account_id=account_id), pool_id, account_id)
 
 
 def _visible(pool: Pool | None, pool_id: str, account_id: str | None) -> Pool:
@@ -119,7 +122,7 @@ class IdentityService:
         to one identity already are answered from one read, without a write transaction.
         """
         pool = await cached_pool(self._d, pool_id, account_id)
-        self._d.limit(pool.account_id, "GetId")
+        self._d.limit(pool.account_id, RateKey.GET_ID)
         verified = await verify_logins(self._d, pool, logins, own_tokens=False)
         if not verified and not pool.allow_unauthenticated:
             raise NotAuthorizedException(UNAUTH_NOT_SUPPORTED)
@@ -145,7 +148,7 @@ class IdentityService:
         return (await in_transaction(self._d.store, work)).identity_id
 
     async def prove_verified(
-        self, identity_id: str, logins: Mapping[str, str] | None, operation: str
+        self, identity_id: str, logins: Mapping[str, str] | None, rate_key: RateKey
     ) -> Proof:
         """The identity a GetOpenIdToken / GetCredentialsForIdentity call may act as.
 
@@ -155,7 +158,7 @@ class IdentityService:
         answered from reads alone.
         """
         identity, pool = await _read_identity(self._d, identity_id)
-        self._d.limit(pool.account_id, operation)
+        self._d.limit(pool.account_id, rate_key)
         if not logins:
             if identity.disabled or identity.authenticated:
                 raise identity_forbidden(identity_id)
@@ -179,8 +182,8 @@ class IdentityService:
 
     async def describe(self, caller: Caller, identity_id: str) -> IdentityView:
         async def work(tx: Transaction) -> IdentityView:
-            identity = await tx.get_identity(identity_id)
-            if identity is None or identity.account_id != caller.account_id:
+            identity = await tx.get_identity(identity_id, account_id=caller.account_id)
+            if identity is None:
                 raise identity_not_found(identity_id)
             return (await _views(tx, [identity]))[0]
 
@@ -197,16 +200,14 @@ class IdentityService:
         scope = f"identities:{caller.account_id}:{pool_id}:{hide_disabled}"
         after = decode_keyset(scope, next_token)
 
-        async def work(tx: Transaction) -> tuple[list[IdentityView], bool]:
-            owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+        async def work(tx: Transaction) -> tuple[list[IdentityView], tuple[float, str] | None]:
+            await owned_pool(tx, caller, pool_id)
             rows = await tx.list_identities(pool_id, after, max_results + 1, hide_disabled)
-            return await _views(tx, rows[:max_results]), len(rows) > max_results
+            page, after_page = page_of(rows, max_results, _position)
+            return await _views(tx, page), after_page
 
-        views, more = await in_transaction(self._d.store, work, readonly=True)
-        token = None
-        if more:
-            last = views[-1].identity
-            token = encode_token(scope, (last.created_at, last.identity_id))
+        views, after_page = await in_transaction(self._d.store, work, readonly=True)
+        token = None if after_page is None else encode_token(scope, after_page)
         return Page(tuple(views), token)
 
     async def delete(self, caller: Caller, identity_ids: Sequence[str]) -> list[tuple[str, str]]:
@@ -240,7 +241,7 @@ class IdentityService:
     ) -> None:
         """Remove public logins; the caller proves control with a login linked to the identity."""
         pool = (await _read_identity(self._d, identity_id))[1]
-        self._d.limit(pool.account_id, "UnlinkIdentity")
+        self._d.limit(pool.account_id, RateKey.UNLINK)
         verified = await verify_logins(self._d, pool, logins, own_tokens=True)
 
         async def work(tx: Transaction) -> None:
@@ -261,33 +262,27 @@ class IdentityService:
             )
             if not proven:
                 raise NotAuthorizedException(LOGINS_DONT_MATCH)
-            now = self._d.clock.now()
-            remaining = list(links)
+            doomed: list[Link] = []
             for provider in dict.fromkeys(logins_to_remove):
                 if provider == current.developer_provider_name:
                     raise InvalidParameterException(
                         "Developer user identifiers are removed with UnlinkDeveloperIdentity."
                     )
-                matching = [ln for ln in remaining if ln.provider == provider]
+                matching = [ln for ln in links if ln.provider == provider]
                 if not matching:
                     raise ResourceConflictException(
                         f"The login provider '{provider}' is not linked to this identity."
                     )
-                for link in matching:
-                    await tx.delete_link(link.pool_id, link.provider, link.subject)
-                    remaining.remove(link)
-            updated = replace(identity, modified_at=now, disabled=not remaining)
-            await tx.update_identity(updated)
-            await tx.record_event(
-                identity.account_id,
-                identity.pool_id,
-                identity_id,
-                "unlinked" if remaining else "disabled",
-                ",".join(logins_to_remove),
-                now,
-            )
+                doomed.extend(matching)
+            detail = ",".join(logins_to_remove)
+            await remove_links(tx, identity, links, doomed, detail, self._d.clock.now())
 
         await in_transaction(self._d.store, work)
+
+
+def _position(identity: Identity) -> tuple[float, str]:
+    """An identity's place in a listing (the keyset of list_identities)."""
+    return identity.created_at, identity.identity_id
 
 
 async def _views(tx: Transaction, identities: Sequence[Identity]) -> list[IdentityView]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import orjson
 
@@ -61,3 +63,20 @@ def decode_cursor(scope: str, token: str | None) -> str | None:
     if isinstance(position, str):
         return position
     raise InvalidParameterException(_INVALID)
+
+
+Row = TypeVar("Row")
+Position = TypeVar("Position")
+
+
+def page_of(
+    rows: Sequence[Row], limit: int, position: Callable[[Row], Position]
+) -> tuple[list[Row], Position | None]:
+    """The page of a keyset query that asked for `limit + 1` rows, and where the next begins.
+
+    Every listing reads one row more than it returns: that row's presence is how a page knows
+    it is not the last, without a count. The position is that of the page's last row, None
+    on the last page.
+    """
+    page = list(rows[:limit])
+    return page, position(page[-1]) if len(rows) > limit else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from idpool.domain.errors import (
     InvalidParameterException,
@@ -17,11 +17,12 @@ from idpool.domain.errors import (
     pool_not_found,
 )
 from idpool.domain.ids import is_region, parse_pool_arn, region_of
-from idpool.domain.ports import Transaction
+from idpool.domain.pool_config import PoolSpec, configure
+from idpool.domain.ports import PoolRows, Transaction
 from idpool.domain.provider_urls import is_public_provider_url, oidc_issuer_of
-from idpool.domain.records import Caller, CognitoProvider, Page, Pool, PrincipalTagMap
-from idpool.service.context import ServiceDeps, in_transaction
-from idpool.service.paging import decode_keyset, encode_token
+from idpool.domain.records import Caller, Page, Pool, PrincipalTagMap
+from idpool.service.context import PoolDeps, in_transaction
+from idpool.service.paging import decode_keyset, encode_token, page_of
 
 PUBLIC_PROVIDERS = frozenset(
     {
@@ -37,21 +38,6 @@ _USER_POOL_PROVIDER = re.compile(
     r"cognito-idp\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/[\w-]+_[0-9a-zA-Z]+"
 )
 _SAML_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:saml-provider/[\w+=,.@-]+")
-
-
-@dataclass(frozen=True, slots=True)
-class PoolSpec:
-    """The configurable part of a pool, as CreateIdentityPool and UpdateIdentityPool take it."""
-
-    name: str
-    allow_unauthenticated: bool
-    allow_classic_flow: bool | None = None
-    supported_login_providers: Mapping[str, str] | None = None
-    developer_provider_name: str | None = None
-    open_id_connect_provider_arns: Sequence[str] | None = None
-    cognito_identity_providers: Sequence[CognitoProvider] | None = None
-    saml_provider_arns: Sequence[str] | None = None
-    tags: Mapping[str, str] | None = None
 
 
 def check_tags(tags: Mapping[str, str], limit: int | None) -> None:
@@ -95,9 +81,15 @@ def _check_spec(
         raise InvalidParameterException("OpenIdConnectProviderARNs contains duplicates.")
 
 
-def owned_pool(pool: Pool | None, caller: Caller, pool_id: str) -> Pool:
-    """The pool when the caller's account owns it; otherwise the same 'not found' as missing."""
-    if pool is None or pool.account_id != caller.account_id:
+async def owned_pool(
+    tx: PoolRows, caller: Caller, pool_id: str, *, for_update: bool = False
+) -> Pool:
+    """The caller's pool; another account's answers the same 'not found' as a missing one.
+
+    The account is part of the query: another account's pool is never read.
+    """
+    pool = await tx.get_pool(pool_id, account_id=caller.account_id, for_update=for_update)
+    if pool is None:
         raise pool_not_found(pool_id)
     return pool
 
@@ -112,7 +104,7 @@ def configured_provider_names(pool: Pool) -> set[str]:
 
 
 class PoolService:
-    def __init__(self, deps: ServiceDeps) -> None:
+    def __init__(self, deps: PoolDeps) -> None:
         self._d = deps
 
     def _region(self, caller: Caller) -> str:
@@ -124,22 +116,16 @@ class PoolService:
             spec, self._d.quotas.user_pool_providers_per_pool, self._d.oidc_provider_configured
         )
         check_tags(spec.tags or {}, self._d.quotas.tags_per_pool)
-        return Pool(
+        blank = Pool(
             pool_id=pool_id,
             account_id=caller.account_id,
             region=region_of(pool_id),
             name=spec.name,
             allow_unauthenticated=spec.allow_unauthenticated,
-            allow_classic_flow=spec.allow_classic_flow,
-            supported_login_providers=dict(spec.supported_login_providers or {}),
-            developer_provider_name=spec.developer_provider_name,
-            open_id_connect_provider_arns=tuple(spec.open_id_connect_provider_arns or ()),
-            cognito_identity_providers=tuple(spec.cognito_identity_providers or ()),
-            saml_provider_arns=tuple(spec.saml_provider_arns or ()),
-            tags=dict(spec.tags or {}),
             created_at=self._d.clock.now(),
             version=1,
         )
+        return configure(blank, spec)
 
     async def create(self, caller: Caller, spec: PoolSpec) -> Pool:
         region = self._region(caller)
@@ -172,7 +158,7 @@ class PoolService:
 
     async def describe(self, caller: Caller, pool_id: str) -> Pool:
         async def work(tx: Transaction) -> Pool:
-            return owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            return await owned_pool(tx, caller, pool_id)
 
         return await in_transaction(self._d.store, work, readonly=True)
 
@@ -189,7 +175,7 @@ class PoolService:
             check_tags(spec.tags, self._d.quotas.tags_per_pool)
 
         async def work(tx: Transaction) -> Pool:
-            pool = owned_pool(await tx.get_pool(pool_id, for_update=True), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id, for_update=True)
             developer = pool.developer_provider_name
             if spec.developer_provider_name is not None:
                 if developer is not None and spec.developer_provider_name != developer:
@@ -198,19 +184,12 @@ class PoolService:
                         "once it is set."
                     )
                 developer = spec.developer_provider_name
-            updated = replace(
-                pool,
-                name=spec.name,
-                allow_unauthenticated=spec.allow_unauthenticated,
-                allow_classic_flow=spec.allow_classic_flow,
-                supported_login_providers=dict(spec.supported_login_providers or {}),
+            kept = replace(
+                spec,
                 developer_provider_name=developer,
-                open_id_connect_provider_arns=tuple(spec.open_id_connect_provider_arns or ()),
-                cognito_identity_providers=tuple(spec.cognito_identity_providers or ()),
-                saml_provider_arns=tuple(spec.saml_provider_arns or ()),
-                tags=dict(spec.tags) if spec.tags is not None else pool.tags,
-                version=pool.version + 1,
+                tags=spec.tags if spec.tags is not None else pool.tags,
             )
+            updated = replace(configure(pool, kept), version=pool.version + 1)
             await tx.update_pool(updated)
             return updated
 
@@ -221,7 +200,7 @@ class PoolService:
 
     async def delete(self, caller: Caller, pool_id: str) -> None:
         async def work(tx: Transaction) -> None:
-            owned_pool(await tx.get_pool(pool_id, for_update=True), caller, pool_id)
+            await owned_pool(tx, caller, pool_id, for_update=True)
             await tx.delete_pool(pool_id)
 
         try:
@@ -240,11 +219,8 @@ class PoolService:
             return await tx.list_pools(caller.account_id, region, after, max_results + 1)
 
         rows = await in_transaction(self._d.store, work, readonly=True)
-        page = rows[:max_results]
-        token = None
-        if len(rows) > max_results:
-            last = page[-1]
-            token = encode_token(scope, (last.created_at, last.pool_id))
+        page, after_page = page_of(rows, max_results, lambda p: (p.created_at, p.pool_id))
+        token = None if after_page is None else encode_token(scope, after_page)
         return Page(tuple(page), token)
 
     # tags --------------------------------------------------------------------------------
@@ -261,8 +237,8 @@ class PoolService:
     async def _owned_by_arn(self, tx: Transaction, caller: Caller, arn: str) -> Pool:
         pool_id = self._pool_id_from_arn(caller, arn)
         self._d.pool_cache.forget(pool_id)
-        pool = await tx.get_pool(pool_id, for_update=True)
-        if pool is None or pool.account_id != caller.account_id:
+        pool = await tx.get_pool(pool_id, account_id=caller.account_id, for_update=True)
+        if pool is None:
             raise ResourceNotFoundException(f"Resource '{arn}' not found.")
         return pool
 
@@ -300,7 +276,7 @@ class PoolService:
         tags: Mapping[str, str] | None,
     ) -> PrincipalTagMap:
         async def work(tx: Transaction) -> PrincipalTagMap:
-            pool = owned_pool(await tx.get_pool(pool_id, for_update=True), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id, for_update=True)
             if provider not in configured_provider_names(pool):
                 raise InvalidParameterException(
                     f"{provider} is not a configured provider of this identity pool."
@@ -318,7 +294,7 @@ class PoolService:
         """The stored map; a configured provider never set has no tags and UseDefaults false."""
 
         async def work(tx: Transaction) -> PrincipalTagMap:
-            pool = owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id)
             if provider not in configured_provider_names(pool):
                 raise ResourceNotFoundException(
                     f"Provider '{provider}' is not configured for IdentityPool '{pool_id}'."

@@ -1,7 +1,8 @@
 """Roles: Set/GetIdentityPoolRoles checks and the pure role-selection rules of the enhanced flow.
 
 The evaluator is a pure function of the pool, the verified logins and CustomRoleArn so that
-every mapping case of the reference (§6.2) can be tested without a server.
+every case of AWS's role-based access control (Cognito Developer Guide, "Role-based access
+control"; idpool's choices in docs/compatibility.md, "Roles") can be tested without a server.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from idpool.domain.errors import (
 from idpool.domain.ids import ROLE_ARN, SAML_ROLE_ATTRIBUTE, account_of_role, saml_role_pair
 from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, MappingRule, Pool, RoleMapping, VerifiedLogin
-from idpool.service.context import ServiceDeps, in_transaction
+from idpool.service.context import PoolDeps, in_transaction
 from idpool.service.pools import owned_pool
 
 
 def valid_mapping_keys(pool: Pool) -> set[str]:
-    """RoleMappings keys AWS accepts for this pool (reference §6.1)."""
+    """RoleMappings keys AWS accepts for this pool (docs/login-providers.md, amr and mappings)."""
     keys = set(pool.supported_login_providers)
     keys.update(
         f"{p.provider_name}:{p.client_id}" for p in pool.cognito_identity_providers if p.client_id
@@ -71,7 +72,7 @@ def check_roles(
 
 
 class RoleService:
-    def __init__(self, deps: ServiceDeps) -> None:
+    def __init__(self, deps: PoolDeps) -> None:
         self._d = deps
 
     async def set_roles(
@@ -84,7 +85,7 @@ class RoleService:
         """Replace roles and role mappings; omitted RoleMappings clears the stored ones."""
 
         async def work(tx: Transaction) -> None:
-            pool = owned_pool(await tx.get_pool(pool_id, for_update=True), caller, pool_id)
+            pool = await owned_pool(tx, caller, pool_id, for_update=True)
             check_roles(pool, roles, mappings or {}, self._d.quotas.rules_per_role_mapping)
             await tx.update_pool(
                 replace(
@@ -102,7 +103,7 @@ class RoleService:
 
     async def get_roles(self, caller: Caller, pool_id: str) -> Pool:
         async def work(tx: Transaction) -> Pool:
-            return owned_pool(await tx.get_pool(pool_id), caller, pool_id)
+            return await owned_pool(tx, caller, pool_id)
 
         return await in_transaction(self._d.store, work, readonly=True)
 
@@ -244,7 +245,7 @@ def choose_role(
     logins: Sequence[VerifiedLogin],
     custom_role_arn: str | None,
 ) -> RoleChoice:
-    """The role AWS would assume for this request (reference §6.2), and why."""
+    """The role AWS would assume for this request (docs/compatibility.md, "Roles"), and why."""
     if not authenticated:
         return _default(pool, "unauthenticated")
     for login in logins:

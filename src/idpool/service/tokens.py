@@ -1,4 +1,4 @@
-"""OpenID tokens: the claims AWS writes (reference §4) and the basic-flow gate of GetOpenIdToken."""
+"""OpenID tokens: the claims AWS writes (docs/tokens.md); the basic-flow gate of GetOpenIdToken."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from idpool.domain.claims import POOL_ARN_CLAIM, TAGS_CLAIM
 from idpool.domain.errors import (
     CLASSIC_FLOW_DISABLED,
     CLASSIC_FLOW_ROLE_MAPPINGS,
@@ -16,13 +17,12 @@ from idpool.domain.ids import OWN_TOKEN_PROVIDER, pool_arn
 from idpool.domain.records import Identity, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps
 from idpool.service.identities import IdentityService
+from idpool.service.rate_keys import RateKey
 
-POOL_ARN_CLAIM = "https://cognito-identity.amazonaws.com/identity-pool-arn"
-TAGS_CLAIM = "https://aws.amazon.com/tags"
 OPEN_ID_TOKEN_SECONDS = 600
 MAX_TOKEN_SECONDS = 86_400
 
-# Default principal tags per provider type when UseDefaults is true (reference §6.3).
+# Default principal tags per provider type when UseDefaults is true (docs/compatibility.md).
 _DEFAULT_TAGS = {"client": "aud", "username": "sub"}
 _AMAZON_DEFAULT_TAGS = {"client": "aud", "username": "user_id"}
 
@@ -143,10 +143,10 @@ class TokenService:
     ) -> tuple[str, str]:
         """Basic flow: refused when AllowClassicFlow is false or the pool has RoleMappings.
 
-        The AllowClassicFlow check comes first (the reference leaves the order open); an
+        The AllowClassicFlow check comes first (AWS documents no order; docs/compatibility.md); an
         unset AllowClassicFlow allows the flow, as AWS keeps it for old pools.
         """
-        proof = await self._identities.prove_verified(identity_id, logins, "GetOpenIdToken")
+        proof = await self._identities.prove_verified(identity_id, logins, RateKey.OPEN_ID_TOKEN)
         pool = proof.pool
         if pool.allow_classic_flow is False:
             raise InvalidParameterException(CLASSIC_FLOW_DISABLED)

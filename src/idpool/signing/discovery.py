@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from idpool.signing.jwt import POOL_ARN_CLAIM, TAGS_CLAIM
+from idpool.domain.claims import POOL_ARN_CLAIM, TAGS_CLAIM
 from idpool.signing.keyring import ALGORITHM
 
 CLAIMS_SUPPORTED = ("sub", "aud", "iss", "amr", "iat", "exp", POOL_ARN_CLAIM, TAGS_CLAIM)

@@ -30,10 +30,6 @@ from idpool.domain.ids import OWN_TOKEN_PROVIDER
 from idpool.domain.records import Pool, VerifiedLogin
 from idpool.signing.keyring import ALGORITHM, Keyring
 
-POOL_ARN_CLAIM = "https://cognito-identity.amazonaws.com/identity-pool-arn"
-TAGS_CLAIM = "https://aws.amazon.com/tags"
-
-
 # ------------------------------------------------------------------------------------ claims
 
 # One padding and one hash object for every signature: building them costs per call.

@@ -1,4 +1,9 @@
-"""Pool configuration to and from the JSON document kept in `pools.config`."""
+"""Pool rows to and from records: the `pools.config` column holds `pool_document`'s JSON.
+
+The document is the API's own shape (domain/pool_config.py); rows written before that shape
+was adopted hold snake_case keys and are read through `_upgrade_legacy` (never written again:
+the next update of such a pool rewrites it in the current shape).
+"""
 
 from __future__ import annotations
 
@@ -6,45 +11,12 @@ from typing import Any
 
 import orjson
 
-from idpool.domain.records import (
-    CognitoProvider,
-    MappingRule,
-    Pool,
-    PrincipalTagMap,
-    RoleMapping,
-)
+from idpool.domain.pool_config import pool_document, pool_from_document
+from idpool.domain.records import Pool
 
 
 def pool_config_json(pool: Pool) -> str:
-    doc: dict[str, Any] = {
-        "allow_unauthenticated": pool.allow_unauthenticated,
-        "allow_classic_flow": pool.allow_classic_flow,
-        "supported_login_providers": dict(pool.supported_login_providers),
-        "developer_provider_name": pool.developer_provider_name,
-        "open_id_connect_provider_arns": list(pool.open_id_connect_provider_arns),
-        "cognito_identity_providers": [
-            [p.provider_name, p.client_id, p.server_side_token_check]
-            for p in pool.cognito_identity_providers
-        ],
-        "saml_provider_arns": list(pool.saml_provider_arns),
-        "tags": dict(pool.tags),
-        "roles": dict(pool.roles),
-        "role_mappings": {
-            key: {
-                "type": m.type,
-                "ambiguous": m.ambiguous_role_resolution,
-                "rules": None
-                if m.rules is None
-                else [[r.claim, r.match_type, r.value, r.role_arn] for r in m.rules],
-            }
-            for key, m in pool.role_mappings.items()
-        },
-        "principal_tag_maps": {
-            key: {"use_defaults": t.use_defaults, "tags": dict(t.tags)}
-            for key, t in pool.principal_tag_maps.items()
-        },
-    }
-    return orjson.dumps(doc).decode()
+    return orjson.dumps(pool_document(pool)).decode()
 
 
 def pool_from_row(
@@ -56,38 +28,52 @@ def pool_from_row(
     version: int,
     config: str,
 ) -> Pool:
-    doc = orjson.loads(config)
-    return Pool(
+    identity = Pool(
         pool_id=pool_id,
         account_id=account_id,
         region=region,
         name=name,
+        allow_unauthenticated=False,
         created_at=created_at,
         version=version,
-        allow_unauthenticated=doc["allow_unauthenticated"],
-        allow_classic_flow=doc.get("allow_classic_flow"),
-        supported_login_providers=doc.get("supported_login_providers") or {},
-        developer_provider_name=doc.get("developer_provider_name"),
-        open_id_connect_provider_arns=tuple(doc.get("open_id_connect_provider_arns") or ()),
-        cognito_identity_providers=tuple(
-            CognitoProvider(name_, client, bool(check))
-            for name_, client, check in doc.get("cognito_identity_providers") or ()
-        ),
-        saml_provider_arns=tuple(doc.get("saml_provider_arns") or ()),
-        tags=doc.get("tags") or {},
-        roles=doc.get("roles") or {},
-        role_mappings={
-            key: RoleMapping(
-                type=m["type"],
-                ambiguous_role_resolution=m.get("ambiguous"),
-                rules=None
+    )
+    return pool_from_document(identity, _upgrade_legacy(orjson.loads(config)))
+
+
+def _upgrade_legacy(doc: dict[str, Any]) -> dict[str, Any]:
+    """A document of the first storage format (snake_case keys) in the current shape."""
+    if "allow_unauthenticated" not in doc:
+        return doc
+    return {
+        "AllowUnauthenticatedIdentities": doc["allow_unauthenticated"],
+        "AllowClassicFlow": doc.get("allow_classic_flow"),
+        "SupportedLoginProviders": doc.get("supported_login_providers"),
+        "DeveloperProviderName": doc.get("developer_provider_name"),
+        "OpenIdConnectProviderARNs": doc.get("open_id_connect_provider_arns"),
+        "CognitoIdentityProviders": [
+            {"ProviderName": name, "ClientId": client, "ServerSideTokenCheck": bool(check)}
+            for name, client, check in doc.get("cognito_identity_providers") or ()
+        ],
+        "SamlProviderARNs": doc.get("saml_provider_arns"),
+        "IdentityPoolTags": doc.get("tags"),
+        "Roles": doc.get("roles"),
+        "RoleMappings": {
+            key: {
+                "Type": m["type"],
+                "AmbiguousRoleResolution": m.get("ambiguous"),
+                "RulesConfiguration": None
                 if m.get("rules") is None
-                else tuple(MappingRule(*rule) for rule in m["rules"]),
-            )
+                else {
+                    "Rules": [
+                        {"Claim": c, "MatchType": t, "Value": v, "RoleARN": r}
+                        for c, t, v, r in m["rules"]
+                    ]
+                },
+            }
             for key, m in (doc.get("role_mappings") or {}).items()
         },
-        principal_tag_maps={
-            key: PrincipalTagMap(t.get("use_defaults"), t.get("tags") or {})
+        "PrincipalTagMaps": {
+            key: {"UseDefaults": t.get("use_defaults"), "PrincipalTags": t.get("tags")}
             for key, t in (doc.get("principal_tag_maps") or {}).items()
         },
-    )
+    }

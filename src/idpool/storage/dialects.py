@@ -23,13 +23,13 @@ import logging
 import os
 import socket
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine, Result, make_url
+from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -39,54 +39,45 @@ from idpool.domain.errors import StoreFailure
 from idpool.domain.ports import StoreConflict
 from idpool.files import create_private_file
 from idpool.storage.errors import Writability, is_driver_error, store_error
+from idpool.storage.prepared import Prepared
 
 log = logging.getLogger("idpool.store")
 
 DEFAULT_TIMEOUT = 5.0
 
-_COMPILED: dict[tuple[int, str], tuple[Any, str, tuple[str, ...]]] = {}
-
-
-def compiled_sql(statement: Any, dialect: Any) -> tuple[str, tuple[str, ...]]:
-    """SQL text and positional parameter names of a prebuilt statement, compiled once per dialect.
-
-    The cache keeps the statement itself, so its id can never be reused by another object.
-    """
-    key = (id(statement), dialect.name)
-    entry = _COMPILED.get(key)
-    if entry is None:
-        compiled = statement.compile(dialect=dialect)
-        positions: Any = getattr(compiled, "positiontup", None) or ()
-        entry = (statement, str(compiled), tuple(positions))
-        _COMPILED[key] = entry
-    return entry[1], entry[2]
-
 
 class _SyncExecutor:
     """Runs statements on a synchronous connection; SQLite answers in microseconds.
 
-    `fetch` runs the hottest prebuilt SELECTs as SQL compiled once, straight on the driver:
-    SQLAlchemy's per-execution bookkeeping costs several times what SQLite needs for a
+    Registered statements (storage/prepared.py) run as SQL compiled once, straight on the
+    driver: SQLAlchemy's per-execution bookkeeping costs several times what SQLite needs for a
     primary-key lookup. The SQL is still SQLAlchemy's own, compiled for this dialect.
     """
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
-        self._driver: Any = connection.connection.driver_connection
+        self._dialect = connection.dialect
+        self._driver: sqlite3.Connection = connection.connection.driver_connection  # type: ignore[assignment]
 
-    async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
-        return self._connection.execute(statement, params)
+    async def fetch(self, statement: Prepared, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        return [statement.coerce(row) for row in self._driver_call(statement, params).fetchall()]
 
-    async def fetch(self, statement: Any, params: dict[str, Any]) -> list[Any]:
-        return list(self._driver_call(statement, params).fetchall())
+    async def write(self, statement: Prepared, params: Mapping[str, Any]) -> int:
+        return self._driver_call(statement, params).rowcount
 
-    async def write(self, statement: Any, params: dict[str, Any]) -> None:
-        self._driver_call(statement, params)
-
-    def _driver_call(self, statement: Any, params: dict[str, Any]) -> Any:
-        sql, names = compiled_sql(statement, self._connection.dialect)
+    async def execute(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> CursorResult[Any]:
         try:
-            return self._driver.execute(sql, [params[n] for n in names])
+            return self._connection.execute(statement, params)
+        except DBAPIError as exc:
+            raise store_error(exc) from exc
+
+    def _driver_call(self, statement: Prepared, params: Mapping[str, Any]) -> sqlite3.Cursor:
+        sql, names, _ = statement.sql(self._dialect)
+        values = statement.params(self._dialect, params)
+        try:
+            return self._driver.execute(sql, [values[n] for n in names])
         except sqlite3.Error as exc:
             raise store_error(exc) from exc
 
@@ -94,32 +85,36 @@ class _SyncExecutor:
 class _AsyncExecutor:
     """Statements on an async PostgreSQL connection.
 
-    `fetch` sends the hottest prebuilt SELECTs (SQL compiled once by SQLAlchemy for this
-    dialect) straight to psycopg, which prepares them server-side after a few uses; going
-    through SQLAlchemy's async execution costs more than the round trip itself.
+    Registered queries (storage/prepared.py: SQL compiled once by SQLAlchemy for this
+    dialect) go straight to psycopg, which prepares them server-side after a few uses; going
+    through SQLAlchemy's async execution costs more than the round trip itself. Writes go
+    through SQLAlchemy, whose error path SQLAlchemy's pool relies on.
     """
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
+        self._dialect = connection.dialect
 
-    async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
-        return await self._connection.execute(statement, params)
-
-    async def fetch(self, statement: Any, params: dict[str, Any]) -> list[Any]:
-        sql, _ = compiled_sql(statement, self._connection.dialect)
+    async def fetch(self, statement: Prepared, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        sql, _, _ = statement.sql(self._dialect)
         raw = await self._connection.get_raw_connection()
         driver: Any = raw.driver_connection
         try:
-            cursor = await driver.execute(sql, params)
-            return list(await cursor.fetchall())
+            cursor = await driver.execute(sql, statement.params(self._dialect, params))
+            return [statement.coerce(row) for row in await cursor.fetchall()]
         except Exception as exc:
             if is_driver_error(exc):
                 raise store_error(exc) from exc
             raise
 
-    async def write(self, statement: Executable, params: dict[str, Any]) -> None:
+    async def write(self, statement: Prepared, params: Mapping[str, Any]) -> int:
+        return (await self.execute(statement.statement, params)).rowcount
+
+    async def execute(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> CursorResult[Any]:
         try:
-            await self._connection.execute(statement, params)
+            return await self._connection.execute(statement, params)
         except DBAPIError as exc:
             raise store_error(exc) from exc
 

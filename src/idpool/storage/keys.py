@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from idpool.domain.ports import StoreConflict, StoredKey
-from idpool.storage.sql import SqlStore
+from idpool.domain.ports import KeyRowStore, StoreConflict, StoredKey
 
 
 class SqlKeyStore:
-    def __init__(self, store: SqlStore) -> None:
+    """The KeyStore port over any store with key rows (storage/sql.py's SqlStore)."""
+
+    def __init__(self, store: KeyRowStore) -> None:
         self._store = store
 
     async def load_keys(self, now: float) -> list[StoredKey]:

@@ -1,10 +1,11 @@
 """Credentials from a real STS: `AssumeRoleWithWebIdentity` with idpool's own token.
 
-This is what Cognito does in the enhanced flow (reference §6.2 steps 8-9): session name
+This is what Cognito does in the enhanced flow (docs/tokens.md, "Credentials", and AWS's
+"Identity pools authentication flow" in the Cognito Developer Guide): session name
 ``CognitoIdentityCredentials``, the identity's token as the web identity, and for guests an
 inline session policy that scopes the role down to the services AWS allows unauthenticated
-identities (§5). Principal tags need no parameter: STS reads them from the token's
-``https://aws.amazon.com/tags`` claim.
+identities (listed in docs/tokens.md). Principal tags need no parameter: STS reads them from
+the token's ``https://aws.amazon.com/tags`` claim.
 
 The STS must trust idpool's issuer (for AWS: an IAM OIDC provider for the issuer URL with
 the pool ids as audiences); see docs/tokens.md.
@@ -35,7 +36,8 @@ log = logging.getLogger("idpool.vending")
 SESSION_NAME = "CognitoIdentityCredentials"
 STS_UNAVAILABLE = "The security token service is not responding. Try again later."
 
-# The services AWS leaves to unauthenticated identities (reference §5), as one statement.
+# The services AWS leaves to unauthenticated identities (the Cognito Developer Guide's "IAM roles"
+# page; docs/tokens.md lists them), as one statement.
 GUEST_ACTIONS = (
     "cognito-identity:*",
     "cognito-idp:*",

@@ -1,7 +1,7 @@
 """HTTP status per error code: the one table the model lacks (it carries no httpStatusCode).
 
 The live service answers 400 for every client error, NotAuthorized and ResourceNotFound
-included (reference §1.4), and 500 only for InternalErrorException, which SDKs retry.
+included (docs/compatibility.md, "Wire"), and 500 only for InternalErrorException, which SDKs retry.
 """
 
 from __future__ import annotations

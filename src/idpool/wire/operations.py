@@ -1,82 +1,33 @@
 """THE list of operations: 23 rows, each mapping AWS parameters to a service call and back.
 
-A test asserts these rows cover exactly the operations of botocore's model. Parameters have
-already passed the model's constraints, so required members are present and typed here.
+A row holds every fact about its operation: the handler, whether it is public (from the
+model), its rate quota and bucket, and what it issues (for the metrics). A test asserts these
+rows cover exactly the operations of botocore's model. Parameters have already passed the
+model's constraints, so required members are present and typed here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
-from idpool.domain.records import (
-    Caller,
-    CognitoProvider,
-    IdentityView,
-    MappingRule,
-    Pool,
-    RoleMapping,
+from idpool.domain.pool_config import (
+    pool_shape,
+    role_mapping_shape,
+    role_mappings_from_shape,
+    spec_from_shape,
+    tag_map_shape,
 )
+from idpool.domain.records import Caller, IdentityView, PrincipalTagMap
 from idpool.service.facade import IdentityPoolService
-from idpool.service.pools import PoolSpec
+from idpool.service.rate_keys import RateKey
+from idpool.wire.model import is_public
 
 Params = Mapping[str, Any]
 Result = dict[str, Any] | None
 Handler = Callable[[IdentityPoolService, Caller, Params], Awaitable[Result]]
-
-
-def _pool_out(pool: Pool) -> dict[str, Any]:
-    """The IdentityPool shape: tags always present, other optional members only when set."""
-    out: dict[str, Any] = {
-        "IdentityPoolId": pool.pool_id,
-        "IdentityPoolName": pool.name,
-        "AllowUnauthenticatedIdentities": pool.allow_unauthenticated,
-        "IdentityPoolTags": dict(pool.tags),
-    }
-    if pool.allow_classic_flow is not None:
-        out["AllowClassicFlow"] = pool.allow_classic_flow
-    if pool.supported_login_providers:
-        out["SupportedLoginProviders"] = dict(pool.supported_login_providers)
-    if pool.developer_provider_name is not None:
-        out["DeveloperProviderName"] = pool.developer_provider_name
-    if pool.open_id_connect_provider_arns:
-        out["OpenIdConnectProviderARNs"] = list(pool.open_id_connect_provider_arns)
-    if pool.cognito_identity_providers:
-        out["CognitoIdentityProviders"] = [
-            {
-                "ProviderName": p.provider_name,
-                **({"ClientId": p.client_id} if p.client_id is not None else {}),
-                "ServerSideTokenCheck": p.server_side_token_check,
-            }
-            for p in pool.cognito_identity_providers
-        ]
-    if pool.saml_provider_arns:
-        out["SamlProviderARNs"] = list(pool.saml_provider_arns)
-    return out
-
-
-def _spec(p: Params) -> PoolSpec:
-    providers = p.get("CognitoIdentityProviders")
-    return PoolSpec(
-        name=p["IdentityPoolName"],
-        allow_unauthenticated=p["AllowUnauthenticatedIdentities"],
-        allow_classic_flow=p.get("AllowClassicFlow"),
-        supported_login_providers=p.get("SupportedLoginProviders"),
-        developer_provider_name=p.get("DeveloperProviderName"),
-        open_id_connect_provider_arns=p.get("OpenIdConnectProviderARNs"),
-        cognito_identity_providers=None
-        if providers is None
-        else [
-            CognitoProvider(
-                provider_name=item.get("ProviderName") or "",
-                client_id=item.get("ClientId"),
-                server_side_token_check=bool(item.get("ServerSideTokenCheck", False)),
-            )
-            for item in providers
-        ],
-        saml_provider_arns=p.get("SamlProviderARNs"),
-        tags=p.get("IdentityPoolTags"),
-    )
 
 
 def _identity_out(view: IdentityView) -> dict[str, Any]:
@@ -89,51 +40,19 @@ def _identity_out(view: IdentityView) -> dict[str, Any]:
     }
 
 
-def _role_mapping_in(raw: Mapping[str, Any]) -> RoleMapping:
-    rules_config = raw.get("RulesConfiguration")
-    rules = None
-    if rules_config is not None:
-        rules = tuple(
-            MappingRule(r["Claim"], r["MatchType"], r["Value"], r["RoleARN"])
-            for r in rules_config.get("Rules") or ()
-        )
-    return RoleMapping(
-        type=raw["Type"], ambiguous_role_resolution=raw.get("AmbiguousRoleResolution"), rules=rules
-    )
-
-
-def _role_mapping_out(mapping: RoleMapping) -> dict[str, Any]:
-    out: dict[str, Any] = {"Type": mapping.type}
-    if mapping.ambiguous_role_resolution is not None:
-        out["AmbiguousRoleResolution"] = mapping.ambiguous_role_resolution
-    if mapping.rules is not None:
-        out["RulesConfiguration"] = {
-            "Rules": [
-                {
-                    "Claim": r.claim,
-                    "MatchType": r.match_type,
-                    "Value": r.value,
-                    "RoleARN": r.role_arn,
-                }
-                for r in mapping.rules
-            ]
-        }
-    return out
-
-
 # --- pools ------------------------------------------------------------------------------------
 
 
 async def create_identity_pool(s: IdentityPoolService, c: Caller, p: Params) -> Result:
-    return _pool_out(await s.pools.create(c, _spec(p)))
+    return pool_shape(await s.pools.create(c, spec_from_shape(p)))
 
 
 async def describe_identity_pool(s: IdentityPoolService, c: Caller, p: Params) -> Result:
-    return _pool_out(await s.pools.describe(c, p["IdentityPoolId"]))
+    return pool_shape(await s.pools.describe(c, p["IdentityPoolId"]))
 
 
 async def update_identity_pool(s: IdentityPoolService, c: Caller, p: Params) -> Result:
-    return _pool_out(await s.pools.update(c, p["IdentityPoolId"], _spec(p)))
+    return pool_shape(await s.pools.update(c, p["IdentityPoolId"], spec_from_shape(p)))
 
 
 async def delete_identity_pool(s: IdentityPoolService, c: Caller, p: Params) -> Result:
@@ -175,31 +94,27 @@ async def set_principal_tag_attribute_map(s: IdentityPoolService, c: Caller, p: 
         p.get("UseDefaults"),
         p.get("PrincipalTags"),
     )
-    return _tag_map_out(p, entry.use_defaults, entry.tags)
+    return _tag_map_out(p, entry)
 
 
 async def get_principal_tag_attribute_map(s: IdentityPoolService, c: Caller, p: Params) -> Result:
     entry = await s.pools.get_principal_tags(c, p["IdentityPoolId"], p["IdentityProviderName"])
-    return _tag_map_out(p, entry.use_defaults, entry.tags)
+    return _tag_map_out(p, entry)
 
 
-def _tag_map_out(p: Params, use_defaults: bool | None, tags: Mapping[str, str]) -> Result:
-    out: dict[str, Any] = {
+def _tag_map_out(p: Params, entry: PrincipalTagMap) -> Result:
+    return {
         "IdentityPoolId": p["IdentityPoolId"],
         "IdentityProviderName": p["IdentityProviderName"],
-        "PrincipalTags": dict(tags),
+        **tag_map_shape(entry),
     }
-    if use_defaults is not None:
-        out["UseDefaults"] = use_defaults
-    return out
 
 
 # --- roles ------------------------------------------------------------------------------------
 
 
 async def set_identity_pool_roles(s: IdentityPoolService, c: Caller, p: Params) -> Result:
-    raw = p.get("RoleMappings")
-    mappings = None if raw is None else {k: _role_mapping_in(v) for k, v in raw.items()}
+    mappings = role_mappings_from_shape(p.get("RoleMappings"))
     await s.roles.set_roles(c, p["IdentityPoolId"], p["Roles"], mappings)
     return None
 
@@ -208,7 +123,7 @@ async def get_identity_pool_roles(s: IdentityPoolService, c: Caller, p: Params) 
     pool = await s.roles.get_roles(c, p["IdentityPoolId"])
     out: dict[str, Any] = {"IdentityPoolId": pool.pool_id, "Roles": dict(pool.roles)}
     if pool.role_mappings:
-        out["RoleMappings"] = {k: _role_mapping_out(m) for k, m in pool.role_mappings.items()}
+        out["RoleMappings"] = {k: role_mapping_shape(m) for k, m in pool.role_mappings.items()}
     return out
 
 
@@ -333,28 +248,87 @@ async def unlink_developer_identity(s: IdentityPoolService, c: Caller, p: Params
     return None
 
 
-OPERATIONS: dict[str, Handler] = {
-    "CreateIdentityPool": create_identity_pool,
-    "DeleteIdentities": delete_identities,
-    "DeleteIdentityPool": delete_identity_pool,
-    "DescribeIdentity": describe_identity,
-    "DescribeIdentityPool": describe_identity_pool,
-    "GetCredentialsForIdentity": get_credentials_for_identity,
-    "GetId": get_id,
-    "GetIdentityPoolRoles": get_identity_pool_roles,
-    "GetOpenIdToken": get_open_id_token,
-    "GetOpenIdTokenForDeveloperIdentity": get_open_id_token_for_developer_identity,
-    "GetPrincipalTagAttributeMap": get_principal_tag_attribute_map,
-    "ListIdentities": list_identities,
-    "ListIdentityPools": list_identity_pools,
-    "ListTagsForResource": list_tags_for_resource,
-    "LookupDeveloperIdentity": lookup_developer_identity,
-    "MergeDeveloperIdentities": merge_developer_identities,
-    "SetIdentityPoolRoles": set_identity_pool_roles,
-    "SetPrincipalTagAttributeMap": set_principal_tag_attribute_map,
-    "TagResource": tag_resource,
-    "UnlinkDeveloperIdentity": unlink_developer_identity,
-    "UnlinkIdentity": unlink_identity,
-    "UntagResource": untag_resource,
-    "UpdateIdentityPool": update_identity_pool,
-}
+class Issues(Enum):
+    """What a successful call hands out, for the metrics (docs/observability.md)."""
+
+    TOKEN = "token"
+    CREDENTIALS = "credentials"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """Everything idpool knows about one operation, in one row.
+
+    `rate` is AWS's published quota (requests per second per account; None: no published
+    quota, the throttle's stand-in applies). `rate_key` names the bucket: the service's own key
+    for public calls, which the service charges once it knows the pool's account; the
+    operation's name for the rest, charged by the edge. Whether a call needs a signature is
+    the model's (`public`).
+    """
+
+    name: str
+    handler: Handler
+    rate: float | None = None
+    service_key: RateKey | None = None
+    issues: Issues | None = None
+
+    @property
+    def public(self) -> bool:
+        return is_public(self.name)
+
+    @property
+    def rate_key(self) -> str:
+        return self.service_key.value if self.service_key is not None else self.name
+
+
+# Rates: GetId and the token/credential calls from the Cognito Identity quotas page
+# (https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html); the tag calls from
+# the API model's documentation strings.
+_ROWS = (
+    Operation("CreateIdentityPool", create_identity_pool),
+    Operation("DeleteIdentities", delete_identities),
+    Operation("DeleteIdentityPool", delete_identity_pool),
+    Operation("DescribeIdentity", describe_identity),
+    Operation("DescribeIdentityPool", describe_identity_pool),
+    Operation(
+        "GetCredentialsForIdentity",
+        get_credentials_for_identity,
+        rate=200.0,
+        service_key=RateKey.CREDENTIALS,
+        issues=Issues.CREDENTIALS,
+    ),
+    Operation("GetId", get_id, rate=25.0, service_key=RateKey.GET_ID),
+    Operation("GetIdentityPoolRoles", get_identity_pool_roles),
+    Operation(
+        "GetOpenIdToken",
+        get_open_id_token,
+        rate=200.0,
+        service_key=RateKey.OPEN_ID_TOKEN,
+        issues=Issues.TOKEN,
+    ),
+    Operation(
+        "GetOpenIdTokenForDeveloperIdentity",
+        get_open_id_token_for_developer_identity,
+        rate=200.0,
+        issues=Issues.TOKEN,
+    ),
+    Operation("GetPrincipalTagAttributeMap", get_principal_tag_attribute_map),
+    Operation("ListIdentities", list_identities),
+    Operation("ListIdentityPools", list_identity_pools),
+    Operation("ListTagsForResource", list_tags_for_resource, rate=10.0),
+    Operation("LookupDeveloperIdentity", lookup_developer_identity),
+    Operation("MergeDeveloperIdentities", merge_developer_identities),
+    Operation("SetIdentityPoolRoles", set_identity_pool_roles),
+    Operation("SetPrincipalTagAttributeMap", set_principal_tag_attribute_map),
+    Operation("TagResource", tag_resource, rate=5.0),
+    Operation("UnlinkDeveloperIdentity", unlink_developer_identity),
+    Operation("UnlinkIdentity", unlink_identity, service_key=RateKey.UNLINK),
+    Operation("UntagResource", untag_resource, rate=5.0),
+    Operation("UpdateIdentityPool", update_identity_pool),
+)
+OPERATIONS: Mapping[str, Operation] = {row.name: row for row in _ROWS}
+
+
+def published_rates() -> dict[str, float]:
+    """AWS's published quotas by rate key, for the throttle."""
+    return {row.rate_key: row.rate for row in _ROWS if row.rate is not None}

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from idpool.domain.ids import SAML_PROVIDER_ARN
 from idpool.domain.provider_urls import OIDC_ARN, oidc_issuer_of
 from idpool.providers.saml_metadata import idp_from_metadata, normalize_certificate
 
-SAML_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:saml-provider/[\w+=,.@-]+$")
 THUMBPRINT = re.compile(r"^[0-9a-fA-F]{40}$")
 
 
@@ -291,7 +291,7 @@ def _oidc_provider(arn: str, value: Any, where: str) -> OidcProviderConfig:
 
 
 def _saml_provider(arn: str, value: Any, where: str) -> SamlProviderConfig:
-    if not SAML_ARN.match(arn):
+    if not SAML_PROVIDER_ARN.fullmatch(arn):
         raise ProvidersConfigError(
             f"{where}: not an IAM SAML provider ARN (arn:aws:iam::<account>:saml-provider/<name>)"
         )

@@ -9,7 +9,6 @@ formats here means trust mode and real verification produce identical logins.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,17 +21,20 @@ from idpool.domain.errors import (
     NotAuthorizedException,
 )
 from idpool.domain.ids import OWN_TOKEN_PROVIDER
+from idpool.domain.login_keys import (
+    AMAZON,
+    APPLE,
+    DIGITS,
+    FACEBOOK,
+    GOOGLE,
+    TWITTER,
+    user_pool_id_of,
+    user_pool_mapping_key,
+)
 from idpool.domain.provider_urls import OIDC_ARN
 from idpool.domain.records import Pool, VerifiedLogin
 from idpool.providers.config import ProvidersConfig
 from idpool.providers.jwks_cache import KeySource
-
-GOOGLE = "accounts.google.com"
-APPLE = "appleid.apple.com"
-FACEBOOK = "graph.facebook.com"
-AMAZON = "www.amazon.com"
-TWITTER = "api.twitter.com"
-DIGITS = "www.digits.com"
 
 
 class Kind(StrEnum):
@@ -55,9 +57,6 @@ _PUBLIC = {
     TWITTER: Kind.TWITTER,
     DIGITS: Kind.DIGITS,
 }
-USER_POOL_KEY = re.compile(
-    r"cognito-idp\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/(?P<pool_id>[a-z0-9-]+_[A-Za-z0-9]+)"
-)
 JWT_KINDS = frozenset({Kind.USER_POOL, Kind.OIDC, Kind.GOOGLE, Kind.APPLE})
 
 
@@ -137,9 +136,9 @@ def _user_pool_jwks(config: ProvidersConfig, key: str) -> str:
     path segment, a query or another host to an operator-configured address.
     """
     endpoint = config.user_pool_endpoint
-    match = USER_POOL_KEY.fullmatch(key)
-    if endpoint is not None and match is not None:
-        return f"{endpoint}/{match['pool_id']}/.well-known/jwks.json"
+    pool_id = user_pool_id_of(key)
+    if endpoint is not None and pool_id is not None:
+        return f"{endpoint}/{pool_id}/.well-known/jwks.json"
     return f"https://{key}/.well-known/jwks.json"
 
 
@@ -212,7 +211,9 @@ def login_of(target: Target, checked: Checked) -> VerifiedLogin:
     subject = checked.subject
     if target.kind is Kind.USER_POOL:
         amr = f"{target.key}:CognitoSignIn:{subject}"
-        mapping_key = f"{target.key}:{checked.audience}" if checked.audience else None
+        mapping_key = (
+            user_pool_mapping_key(target.key, checked.audience) if checked.audience else None
+        )
     elif target.kind is Kind.OIDC:
         amr = f"{target.arn}:OIDC:{subject}"
         mapping_key = target.arn

@@ -6,7 +6,6 @@ missing one does, so pool ids cannot be probed across accounts.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
@@ -16,28 +15,14 @@ from idpool.domain.errors import (
     ResourceNotFoundException,
     pool_not_found,
 )
-from idpool.domain.ids import is_region, parse_pool_arn, region_of
+from idpool.domain.ids import SAML_PROVIDER_ARN, is_region, parse_pool_arn, region_of
+from idpool.domain.login_keys import PUBLIC_PROVIDERS, USER_POOL_PROVIDER_NAME, provider_names
 from idpool.domain.pool_config import PoolSpec, configure
 from idpool.domain.ports import PoolRows, Transaction
 from idpool.domain.provider_urls import is_public_provider_url, oidc_issuer_of
 from idpool.domain.records import Caller, Page, Pool, PrincipalTagMap
 from idpool.service.context import PoolDeps, in_transaction
 from idpool.service.paging import decode_keyset, encode_token, page_of
-
-PUBLIC_PROVIDERS = frozenset(
-    {
-        "graph.facebook.com",
-        "accounts.google.com",
-        "www.amazon.com",
-        "api.twitter.com",
-        "www.digits.com",
-        "appleid.apple.com",
-    }
-)
-_USER_POOL_PROVIDER = re.compile(
-    r"cognito-idp\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/[\w-]+_[0-9a-zA-Z]+"
-)
-_SAML_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:saml-provider/[\w+=,.@-]+")
 
 
 def check_tags(tags: Mapping[str, str], limit: int | None) -> None:
@@ -64,7 +49,9 @@ def _check_spec(
         if key not in PUBLIC_PROVIDERS:
             raise InvalidParameterException(f"{key} is not a supported login provider.")
     for provider in spec.cognito_identity_providers or ():
-        if not provider.provider_name or not _USER_POOL_PROVIDER.fullmatch(provider.provider_name):
+        if not provider.provider_name or not USER_POOL_PROVIDER_NAME.fullmatch(
+            provider.provider_name
+        ):
             raise InvalidParameterException("Invalid Cognito Identity Provider")
     for arn in spec.open_id_connect_provider_arns or ():
         # A host/path idpool would fetch keys from: IAM's provider-URL shape, unless the
@@ -73,7 +60,7 @@ def _check_spec(
         if issuer is None or not (is_public_provider_url(issuer) or operator_configured(arn)):
             raise InvalidParameterException(f"Invalid OpenIdConnectProviderARN: {arn}")
     for arn in spec.saml_provider_arns or ():
-        if not _SAML_ARN.fullmatch(arn):
+        if not SAML_PROVIDER_ARN.fullmatch(arn):
             raise InvalidParameterException(f"Invalid SamlProviderARN: {arn}")
     if len(set(spec.open_id_connect_provider_arns or ())) != len(
         spec.open_id_connect_provider_arns or ()
@@ -92,15 +79,6 @@ async def owned_pool(
     if pool is None:
         raise pool_not_found(pool_id)
     return pool
-
-
-def configured_provider_names(pool: Pool) -> set[str]:
-    """Provider names usable as principal-tag-map and login keys of this pool."""
-    names = set(pool.supported_login_providers)
-    names.update(p.provider_name for p in pool.cognito_identity_providers)
-    names.update(pool.open_id_connect_provider_arns)
-    names.update(pool.saml_provider_arns)
-    return names
 
 
 class PoolService:
@@ -277,7 +255,7 @@ class PoolService:
     ) -> PrincipalTagMap:
         async def work(tx: Transaction) -> PrincipalTagMap:
             pool = await owned_pool(tx, caller, pool_id, for_update=True)
-            if provider not in configured_provider_names(pool):
+            if provider not in provider_names(pool):
                 raise InvalidParameterException(
                     f"{provider} is not a configured provider of this identity pool."
                 )
@@ -295,7 +273,7 @@ class PoolService:
 
         async def work(tx: Transaction) -> PrincipalTagMap:
             pool = await owned_pool(tx, caller, pool_id)
-            if provider not in configured_provider_names(pool):
+            if provider not in provider_names(pool):
                 raise ResourceNotFoundException(
                     f"Provider '{provider}' is not configured for IdentityPool '{pool_id}'."
                 )

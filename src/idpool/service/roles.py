@@ -20,21 +20,11 @@ from idpool.domain.errors import (
     NotAuthorizedException,
 )
 from idpool.domain.ids import ROLE_ARN, SAML_ROLE_ATTRIBUTE, account_of_role, saml_role_pair
+from idpool.domain.login_keys import role_mapping_keys
 from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, MappingRule, Pool, RoleMapping, VerifiedLogin
 from idpool.service.context import PoolDeps, in_transaction
 from idpool.service.pools import owned_pool
-
-
-def valid_mapping_keys(pool: Pool) -> set[str]:
-    """RoleMappings keys AWS accepts for this pool (docs/login-providers.md, amr and mappings)."""
-    keys = set(pool.supported_login_providers)
-    keys.update(
-        f"{p.provider_name}:{p.client_id}" for p in pool.cognito_identity_providers if p.client_id
-    )
-    keys.update(pool.open_id_connect_provider_arns)
-    keys.update(pool.saml_provider_arns)
-    return keys
 
 
 def check_roles(
@@ -43,7 +33,7 @@ def check_roles(
     for arn in roles.values():
         if not ROLE_ARN.fullmatch(arn):
             raise InvalidParameterException(f"Invalid role ARN: {arn}")
-    allowed = valid_mapping_keys(pool)
+    allowed = role_mapping_keys(pool)
     for key, mapping in mappings.items():
         if key not in allowed:
             raise InvalidParameterException(

@@ -12,7 +12,7 @@ import errno
 import logging
 import signal
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -44,7 +44,7 @@ from idpool.factories import (
 )
 from idpool.logging_setup import configure as configure_logging
 from idpool.logging_setup import enable_access_log
-from idpool.offline import apply_seed_to_database
+from idpool.offline import apply_seed_to_database, ensure_signing_key
 from idpool.providers.config import ProvidersConfigError
 from idpool.providers.registry import build_login_verifier
 from idpool.providers.reload import (
@@ -57,6 +57,7 @@ from idpool.server.gateway import GatewayAuth
 from idpool.server.metrics import Metrics
 from idpool.server.pipeline import ApiPipeline
 from idpool.server.sts import StsEndpoint
+from idpool.server.workers import Supervisor, WorkerShared, worker_count
 from idpool.service.admin import AdminQueries
 from idpool.service.context import ServiceDeps
 from idpool.service.facade import IdentityPoolService
@@ -170,11 +171,18 @@ class Application:
     """Settings → a ready ASGI app whose resources open and close with the server."""
 
     def __init__(
-        self, settings: Settings, *, clock: SystemClock | None = None, seed: Seed | None = None
+        self,
+        settings: Settings,
+        *,
+        clock: SystemClock | None = None,
+        seed: Seed | None = None,
+        worker: WorkerShared | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.metrics = Metrics()
+        # One of several worker processes (--workers): state shared with the others.
+        self.worker = worker
+        self.metrics = Metrics(worker.metrics_dir if worker is not None else None)
         if settings.access_log:
             enable_access_log()
         self.runtime: Runtime | None = None
@@ -225,6 +233,7 @@ class Application:
                     p for p in settings.console_trusted_proxies.split(",") if p.strip()
                 ],
                 calls=self.metrics.calls,
+                revoked_dir=worker.revoked_dir if worker is not None else None,
             ),
         )
 
@@ -239,7 +248,9 @@ class Application:
         settings, now = self.settings, self.clock.now
         secret = resolve_key_secret(settings)
         store = open_store(settings)
-        self.metrics.store_writable.set_function(lambda: 1.0 if store.writable else 0.0)
+        self.metrics.track_writable(lambda: store.writable)
+        if self.worker is not None:
+            self._spawn(self._publish_writable(store))
         try:
             keyring = await Keyring.open(SqlKeyStore(store), secret.value, now, settings.region)
         except BaseException:
@@ -261,7 +272,9 @@ class Application:
         own_tokens = OwnTokenVerifier(keyring, self.issuer, now)
         verifier = self._login_verifier(http, own_tokens)
         self._watch_providers(verifier)
-        throttle = request_throttle(settings, now)
+        throttle = request_throttle(
+            settings, now, self.worker.buckets if self.worker is not None else None
+        )
         deps = ServiceDeps(
             store=store,
             clock=self.clock,
@@ -276,6 +289,7 @@ class Application:
             # Read through the verifier so a reloaded providers file is seen at once.
             oidc_provider_configured=lambda arn: verifier.config.registers_oidc_provider(arn),  # noqa: PLW0108
             quotas=quotas(settings),
+            pool_changes=self.worker.pool_changes if self.worker is not None else None,
         )
         service = IdentityPoolService(deps, AdminQueries(store))
         self.runtime = Runtime(store, keyring, service, http)
@@ -356,6 +370,17 @@ class Application:
             regions=frozenset({region}) if region else None,
             sessions=sealer,
         )
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _publish_writable(self, store: SqlStore) -> None:
+        """Worker mode: prometheus' multiprocess files hold values, not callbacks."""
+        while True:
+            self.metrics.store_writable.set(1 if store.writable else 0)
+            await asyncio.sleep(1.0)
 
     def _watch_providers(self, verifier: ReloadingLoginVerifier) -> None:
         """Reload the providers file on SIGHUP and, every few seconds, when it changed."""
@@ -460,18 +485,25 @@ def uvicorn_config(application: Application) -> uvicorn.Config:
     )
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings) -> int:
     """`idpool serve`: check the files, listen, migrate, seed, start up, say where, serve.
 
     Everything that can fail because of the operator's settings happens before the one
-    start-up line; such failures raise one of OPERATOR_ERRORS.
+    start-up line; such failures raise one of OPERATOR_ERRORS. With `--workers N` (N > 1)
+    this process supervises N forked workers instead of serving (server/workers.py).
+    Returns the exit status.
     """
     import uvicorn
 
     configure_logging(settings.log_level)
     check_database_url(settings.database_url)
+    try:
+        workers = worker_count(settings.workers)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     seed = load_seed(settings.seed_file) if settings.seed_file else None
     sock = bind_socket(settings.host, settings.port)
+    shared: WorkerShared | None = None
     try:
         settings = replace(settings, port=sock.getsockname()[1])
         application = Application(settings, seed=seed)
@@ -485,6 +517,13 @@ def serve(settings: Settings) -> None:
                 application.startup_notes.append(
                     f"{len(pools)} pool(s) seeded from {settings.seed_file}"
                 )
+        if workers > 1:
+            with database_errors(settings):
+                application.startup_notes.extend(asyncio.run(ensure_signing_key(settings)))
+            shared = WorkerShared.create()
+            application.startup_notes.append(f"{workers} workers")
+            log.info("%s", listening_line(settings, application.startup_notes))
+            return _supervise(settings, seed, sock, shared, workers)
         config = uvicorn_config(application)
         server = uvicorn.Server(config)
 
@@ -497,8 +536,44 @@ def serve(settings: Settings) -> None:
 
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
             runner.run(run())
+        return 0
     finally:
         sock.close()
+        if shared is not None:
+            shared.remove()
+
+
+def _supervise(
+    settings: Settings,
+    seed: Seed | None,
+    sock: socket.socket,
+    shared: WorkerShared,
+    workers: int,
+) -> int:
+    """Fork the workers; each builds its own application and serves the inherited socket."""
+    import uvicorn
+    from prometheus_client import multiprocess
+
+    def run_worker(index: int) -> None:
+        application = Application(settings, seed=seed, worker=shared)
+        config = uvicorn_config(application)
+        server = uvicorn.Server(config)
+
+        async def run() -> None:
+            await application.startup()
+            await server.serve(sockets=[sock])
+
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(run())
+
+    def worker_exited(pid: int) -> None:
+        # Gauges of a dead worker ("live" modes) leave the sum; its counters stay counted.
+        multiprocess.mark_process_dead(pid, str(shared.metrics_dir))  # type: ignore[no-untyped-call]
+
+    status = Supervisor(workers, run_worker, on_worker_exit=worker_exited).run()
+    if status != 0:
+        log.error("idpool stopped: its workers could not start (see the errors above)")
+    return status
 
 
 def describe_store(database_url: str) -> str:

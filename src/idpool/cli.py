@@ -109,8 +109,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     from idpool.app import serve
 
-    serve(settings_from(args))
-    return 0
+    return serve(settings_from(args))
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

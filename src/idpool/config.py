@@ -165,6 +165,13 @@ class Settings:
     )
     throttle: bool = field(default=True, metadata={"doc": "enforce AWS's request-rate quotas"})
     replicas: int = field(default=1, metadata={"doc": "number of replicas sharing the rate quotas"})
+    workers: int = field(
+        default=1,
+        metadata={
+            "doc": "server processes sharing the port (0: one per CPU); they share the rate "
+            "quotas, pool cache, metrics and console sign-outs (docs/production.md#workers)"
+        },
+    )
     seed_file: str | None = field(
         default=None, metadata={"doc": "seed file applied at start-up (idempotent)"}
     )

@@ -23,7 +23,7 @@ from idpool.files import readable_by_others, write_private_file_once
 from idpool.providers.config import ProvidersConfig, ProvidersConfigError, load_providers_config
 from idpool.providers.reload import ProvidersFileError, read_providers_file
 from idpool.seed import Seed
-from idpool.server.throttle import DEFAULT_RATES, TokenBucketThrottle
+from idpool.server.throttle import DEFAULT_RATES, SharedBuckets, TokenBucketThrottle
 from idpool.service.context import Quotas
 from idpool.service.role_policy import RolePolicy, RolesFileError, load_role_policy
 from idpool.storage.dialects import is_sqlite, make_source
@@ -171,10 +171,15 @@ def credential_vendor(
     return LocalCredentialVendor(clock=now, sealer=sealer)
 
 
-def request_throttle(settings: Settings, now: Callable[[], float]) -> TokenBucketThrottle | None:
+def request_throttle(
+    settings: Settings, now: Callable[[], float], shared: SharedBuckets | None = None
+) -> TokenBucketThrottle | None:
+    """AWS's quotas, this replica's share; `shared`: buckets shared by the --workers."""
     if not settings.throttle:
         return None
-    return TokenBucketThrottle(DEFAULT_RATES, clock=now, replica_share=settings.replicas)
+    return TokenBucketThrottle(
+        DEFAULT_RATES, clock=now, replica_share=settings.replicas, shared=shared
+    )
 
 
 def quotas(settings: Settings) -> Quotas:

@@ -10,7 +10,7 @@ import asyncio
 
 from idpool.config import Settings
 from idpool.domain.records import Pool
-from idpool.factories import key_secret, providers_config, quotas
+from idpool.factories import key_secret, providers_config, quotas, resolve_key_secret
 from idpool.seed import Seed, apply_seed
 from idpool.service.context import PoolDeps
 from idpool.service.facade import PoolAdministration
@@ -40,6 +40,27 @@ def apply_seed_to_database(settings: Settings, seed: Seed) -> list[Pool]:
             await store.close()
 
     return asyncio.run(run())
+
+
+async def ensure_signing_key(settings: Settings) -> list[str]:
+    """Create the key secret and the first signing key before `--workers` are forked.
+
+    Workers could race for both: the key store settles the signing key's race, but two
+    workers generating the default key secret file at once could each keep a different one.
+    Returns the notes for the start-up line.
+    """
+    secret = resolve_key_secret(settings)
+    store = SqlStore(make_source(settings.database_url, timeout=settings.db_timeout_seconds))
+    try:
+        keyring = await Keyring.open(
+            SqlKeyStore(store), secret.value, SystemClock().now, settings.region
+        )
+    finally:
+        await store.close()
+    notes = [f"key secret generated into {secret.path}"] if secret.created else []
+    if keyring.created_kid is not None:
+        notes.append(f"signing key {keyring.created_kid} created")
+    return notes
 
 
 async def rotate_keys(settings: Settings) -> str:

@@ -32,11 +32,18 @@ class Journal:
     logins: dict[str, str] = field(default_factory=dict)  # facebook subject -> identity
     links: dict[str, str] = field(default_factory=dict)  # google subject -> identity
     developers: dict[str, str] = field(default_factory=dict)  # developer user -> identity
+    guests: list[str] = field(default_factory=list)  # guest identities (group commit)
     failures: int = 0
 
     @property
     def size(self) -> int:
-        return len(self.pools) + len(self.logins) + len(self.links) + len(self.developers)
+        return (
+            len(self.pools)
+            + len(self.logins)
+            + len(self.links)
+            + len(self.developers)
+            + len(self.guests)
+        )
 
 
 def create_load_pool(url: str) -> str:
@@ -58,7 +65,13 @@ def create_load_pool(url: str) -> str:
 async def _one_write(
     client: httpx.AsyncClient, pool_id: str, journal: Journal, prefix: str, n: int
 ) -> tuple[str, httpx.Response] | None:
-    kind = n % 4
+    kind = n % 5
+    if kind == 4:
+        # A new guest: created by group commit, acknowledged only after its COMMIT.
+        response = await acall(client, "GetId", {"IdentityPoolId": pool_id})
+        if response.status_code == 200:
+            journal.guests.append(response.json()["IdentityId"])
+        return "GetId", response
     if kind == 0:
         subject = f"{prefix}fb{n}"
         response = await acall(
@@ -159,3 +172,8 @@ def verify(url: str, pool_id: str, journal: Journal) -> None:
                 access_key=ACCOUNT,
             )
             assert ok(found)["IdentityId"] == identity, user
+        for identity in journal.guests:
+            described = call(
+                client, "DescribeIdentity", {"IdentityId": identity}, access_key=ACCOUNT
+            )
+            assert ok(described)["IdentityId"] == identity

@@ -342,9 +342,13 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown hooks, no flush, exactly what a crash or OOM kill does."""
+        """SIGKILL: no shutdown hooks, no flush, exactly what a crash or OOM kill does.
+
+        The whole process group dies at once (the server runs in a session of its own), so
+        with `--workers` every worker is killed mid-request too, not told to shut down.
+        """
         if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
 
     def stop(self) -> None:

@@ -123,6 +123,31 @@ def replicas(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield from _two_servers(f"sqlite:///{workdir / 'shared.sqlite3'}", workdir)
 
 
+@pytest.fixture
+def workers(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
+    """One `idpool serve --workers 2`: two processes behind one port (the kernel spreads the
+    connections), on a database of its own."""
+    workdir = tmp_path_factory.mktemp("workers")
+    if backend == "postgresql":
+        from tests.support.postgres import postgres_schema
+
+        with postgres_schema() as url:
+            migrate(url, workdir)
+            yield from _one_server(url, workdir, "--workers", "2")
+    else:
+        yield from _one_server(
+            f"sqlite:///{workdir / 'workers.sqlite3'}", workdir, "--workers", "2"
+        )
+
+
+def _one_server(url: str, workdir: Path, *extra: str) -> Iterator[Replicas]:
+    server = ServerProcess(url, workdir, name="workers", extra=extra).start()
+    try:
+        yield Replicas(url, [server, server])
+    finally:
+        server.stop()
+
+
 def _two_servers(url: str, workdir: Path) -> Iterator[Replicas]:
     servers: list[ServerProcess] = []
     try:
@@ -136,6 +161,14 @@ def _two_servers(url: str, workdir: Path) -> Iterator[Replicas]:
 
 
 def test_64_concurrent_get_id_two_processes(replicas: Replicas) -> None:
+    _one_identity_from_64_racers(replicas)
+
+
+def test_64_concurrent_get_id_two_workers(workers: Replicas) -> None:
+    _one_identity_from_64_racers(workers)
+
+
+def _one_identity_from_64_racers(replicas: Replicas) -> None:
     pool_id = new_pool(replicas.urls[0])
     ids = asyncio.run(get_id_storm(replicas.urls, pool_id, "racer-2"))
     assert len(set(ids)) == 1
@@ -284,6 +317,16 @@ def test_link_merge_unlink_delete_storm(replicas: Replicas, seed: int) -> None:
     assert storm.answers.get("GetOpenIdTokenForDeveloperIdentity:OK", 0) > 5, storm.answers
     assert_api_agrees_with_links(replicas.urls[1], replicas.database_url, pool_id)
     assert link_violations(replicas.database_url, pool_id) == {}
+
+
+def test_link_merge_unlink_delete_storm_on_two_workers(workers: Replicas) -> None:
+    pool_id = new_pool(workers.urls[0])
+    storm = Storm(pool_id, random.Random(3))
+    asyncio.run(run_storm(workers.urls, storm, calls=320))
+    assert link_violations(workers.database_url, pool_id) == {}
+    assert storm.answers.get("GetId:OK", 0) > 10, storm.answers
+    assert_api_agrees_with_links(workers.urls[0], workers.database_url, pool_id)
+    assert link_violations(workers.database_url, pool_id) == {}
 
 
 def test_storm_on_the_session_server(server: LiveServer, database_url: str) -> None:

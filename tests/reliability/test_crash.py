@@ -46,8 +46,11 @@ async def load_then_kill(
     await asyncio.gather(write_load(server.url, pool_id, journal, stop, prefix=prefix), killer())
 
 
-def test_kill_9_mid_write_loses_nothing_acknowledged(fresh_database: str, tmp_path: Path) -> None:
-    server = ServerProcess(fresh_database, tmp_path).start()
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kill_9_mid_write_loses_nothing_acknowledged(
+    fresh_database: str, tmp_path: Path, workers: int
+) -> None:
+    server = ServerProcess(fresh_database, tmp_path, extra=["--workers", str(workers)]).start()
     try:
         pool_id = create_load_pool(server.url)
         journal = Journal()
@@ -58,6 +61,7 @@ def test_kill_9_mid_write_loses_nothing_acknowledged(fresh_database: str, tmp_pa
             verify(server.url, pool_id, journal)
         assert journal.failures > 0, "the kill did not interrupt any request"
         assert min(len(journal.pools), len(journal.logins), len(journal.developers)) > 10
+        assert len(journal.guests) > 10
         assert journal.links
         assert link_violations(fresh_database) == {}
     finally:

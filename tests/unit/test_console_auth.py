@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,7 +21,7 @@ class Clock:
         return self.now
 
 
-def make(clock: Clock, **kw: str) -> ConsoleAuth:
+def make(clock: Clock, **kw: Any) -> ConsoleAuth:
     return ConsoleAuth("ops", kw.pop("password", "pw"), clock=clock, session_seconds=60, **kw)
 
 
@@ -143,7 +146,25 @@ def test_signing_out_revokes_the_cookie_but_not_other_sessions() -> None:
     assert auth.user_of(other) == "ops"
     clock.now += 61
     auth.revoke(other)  # expired already: nothing to remember
-    assert auth._revoked == {}
+    assert len(auth._revoked) == 0
+
+
+def test_a_sign_out_list_in_a_directory_is_shared(tmp_path: Path) -> None:
+    """Worker processes of one server share the directory: one signs out, all refuse."""
+    clock = Clock()
+    first = make(clock, revoked_dir=tmp_path)
+    second = make(clock, revoked_dir=tmp_path)
+    mine, other = first.issue("ops"), first.issue("ops")
+    assert second.user_of(mine) == "ops"
+    first.revoke(mine)
+    assert second.user_of(mine) is None
+    assert first.user_of(mine) is None
+    assert second.user_of(other) == "ops"
+    assert len(list(tmp_path.iterdir())) == 1
+    assert mine.split(".")[0] not in {p.name for p in tmp_path.iterdir()}  # names are digests
+    clock.now += 61
+    second.revoke(other)  # expired: the old entry is cleaned up, nothing is added
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_device_cookies_are_signed_and_distinct_from_sessions() -> None:

@@ -33,6 +33,7 @@ from idpool.signing.jwt import (
     JwtTokenSigner,
     OwnTokenVerifier,
     sign_compact,
+    signing_input,
 )
 from idpool.signing.keyring import Keyring, minimum_overlap
 from idpool.signing.memory_store import MemoryKeyStore
@@ -459,3 +460,38 @@ def test_garbage_is_always_a_not_authorized_error(any_keyring: Keyring, garbage:
     keyring = any_keyring
     with pytest.raises(NotAuthorizedException, match=r"^Invalid login token\. "):
         asyncio.run(OwnTokenVerifier(keyring, "https://i", time.time).verify(POOL, "k", garbage))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    identity=st.text(min_size=1, max_size=40),
+    tags=st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=12), max_size=3),
+)
+def test_the_one_pass_encoding_is_the_standard_json_of_the_claims(
+    identity: str, tags: dict[str, str]
+) -> None:
+    """The signing input is base64url of exactly json.dumps' compact, non-ASCII-as-UTF-8 text,
+    in Cognito's claim order, whatever the identity id or tag values hold."""
+    claims = build_claims(
+        issuer="https://issuer.example/é",
+        pool=POOL,
+        identity_id=identity,
+        amr=["authenticated", "graph.facebook.com"],
+        issued_at=1_700_000_000.9,
+        lifetime=600,
+        principal_tags=tags,
+    )
+    head, payload = signing_input("us-east-1-kid", claims).split(b".")
+    expected = json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode()
+    assert base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)) == expected
+    header = base64.urlsafe_b64decode(head + b"=" * (-len(head) % 4))
+    assert header == b'{"kid":"us-east-1-kid","typ":"JWS","alg":"RS512"}'
+    assert list(json.loads(expected))[:7] == [
+        "sub",
+        "aud",
+        "amr",
+        "iss",
+        "https://cognito-identity.amazonaws.com/identity-pool-arn",
+        "exp",
+        "iat",
+    ]

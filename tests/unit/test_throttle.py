@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
 import pytest
 
 from idpool.domain.errors import TooManyRequestsException
@@ -9,8 +11,11 @@ from idpool.server.throttle import (
     DEFAULT_OTHER_RATE,
     DEFAULT_RATES,
     Rate,
+    SharedBuckets,
     TokenBucketThrottle,
 )
+from idpool.server.workers import SharedGeneration
+from idpool.service.pool_cache import PoolCache
 from idpool.wire.operations import OPERATIONS
 
 A = "111111111111"
@@ -174,3 +179,73 @@ def test_invalid_configuration() -> None:
         TokenBucketThrottle({"Op": -1.0}, clock=Clock())
     with pytest.raises(ValueError, match="max_buckets"):
         TokenBucketThrottle(clock=Clock(), max_buckets=0)
+
+
+# --- shared by worker processes (--workers) ---------------------------------------------------
+
+
+def _spend(
+    throttle: TokenBucketThrottle, attempts: int, results: multiprocessing.Queue[int]
+) -> None:
+    results.put(admitted(throttle, A, "GetId", attempts))
+
+
+def test_shared_buckets_are_one_quota_across_forked_processes() -> None:
+    clock = Clock()
+    shared = SharedBuckets()
+    throttle = TokenBucketThrottle({"GetId": Rate(1.0, burst=10)}, clock=clock, shared=shared)
+    context = multiprocessing.get_context("fork")
+    results: multiprocessing.Queue[int] = context.Queue()
+    child = context.Process(target=_spend, args=(throttle, 6, results))
+    child.start()
+    child.join(30)
+    assert results.get(timeout=10) == 6
+    # The parent's view of the same bucket: 4 tokens left, not a fresh 10.
+    assert admitted(throttle, A, "GetId", 10) == 4
+    assert admitted(throttle, B, "GetId", 10) == 10  # another account, another bucket
+    clock.now += 2.0
+    assert admitted(throttle, A, "GetId", 10) == 2
+
+
+def test_shared_buckets_evict_the_least_recently_refilled_slot_of_a_set() -> None:
+    clock = Clock()
+    throttle = TokenBucketThrottle(
+        {"GetId": Rate(1.0, burst=3)}, clock=clock, shared=SharedBuckets(sets=1, ways=2)
+    )
+    assert admitted(throttle, A, "GetId", 5) == 3
+    clock.now += 0.001
+    assert admitted(throttle, B, "GetId", 5) == 3
+    clock.now += 0.001
+    assert admitted(throttle, B, "GetId", 1) == 0  # B used again: A is the older slot
+    clock.now += 0.001
+    assert admitted(throttle, "333333333333", "GetId", 5) == 3  # a third key evicts A
+    assert admitted(throttle, B, "GetId", 1) == 0  # B is remembered, still empty
+    assert admitted(throttle, A, "GetId", 5) == 3  # A was forgotten: full, as an LRU eviction
+
+
+class _PoolClock:
+    def now(self) -> float:
+        return 0.0
+
+
+def test_a_pool_change_in_one_process_invalidates_every_cache() -> None:
+    from idpool.domain.records import Pool
+
+    changes = SharedGeneration()
+    mine = PoolCache(_PoolClock(), ttl=60, shared=changes)
+    theirs = PoolCache(_PoolClock(), ttl=60, shared=changes)
+    pool = Pool(
+        pool_id="us-east-1:p",
+        account_id=A,
+        region="us-east-1",
+        name="p",
+        allow_unauthenticated=True,
+    )
+    seen = theirs.generation()
+    theirs.put(pool.pool_id, pool, seen)
+    assert theirs.get(pool.pool_id) == (True, pool)
+    mine.forget(pool.pool_id)  # this process changed the pool
+    assert theirs.get(pool.pool_id) == (False, None)
+    # A read that started before the change must not be cached as fresh.
+    theirs.put(pool.pool_id, pool, seen)
+    assert theirs.get(pool.pool_id) == (False, None)

@@ -9,6 +9,7 @@ endpoint sends for each malformed part. auth/sigv4.py verifies what this module 
 from __future__ import annotations
 
 import calendar
+import functools
 import hashlib
 import hmac
 import re
@@ -149,8 +150,13 @@ def _bad_iso_date(value: str) -> IncompleteSignatureException:
     )
 
 
+@functools.lru_cache(maxsize=256)
 def _parse_basic_timestamp(value: str) -> int:
-    """Epoch seconds of `YYYYMMDDTHHMMSSZ`; anything else is an incomplete signature."""
+    """Epoch seconds of `YYYYMMDDTHHMMSSZ`; anything else is an incomplete signature.
+
+    Cached: every client signs with the current second, so most requests repeat a value
+    parsed moments ago (a refused value raises and is not cached).
+    """
     if len(value) != 16 or value[8] != "T" or value[15] != "Z":
         raise _bad_iso_date(value)
     digits = value[:8] + value[9:15]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
@@ -83,6 +84,7 @@ class ConsoleApp:
         clock: Callable[[], float] = time.time,
         trusted_proxies: Sequence[str] = (),
         calls: CallHistory | None = None,
+        revoked_dir: Path | None = None,
     ) -> None:
         self._service = service_getter
         self._calls = calls
@@ -95,6 +97,7 @@ class ConsoleApp:
             session_secret=session_secret,
             session_seconds=session_seconds,
             clock=clock,
+            revoked_dir=revoked_dir,
         )
         self._throttle = LoginThrottle(clock)
         self._view = ConsoleView(self._auth)
@@ -391,6 +394,7 @@ def build_console(
     session_secret: str | None = None,
     trusted_proxies: Sequence[str] = (),
     calls: CallHistory | None = None,
+    revoked_dir: Path | None = None,
 ) -> ConsoleApp | None:
     """The console when an admin password is configured; None (no console) otherwise."""
     if not admin_password:
@@ -403,4 +407,5 @@ def build_console(
         session_secret=session_secret,
         trusted_proxies=trusted_proxies,
         calls=calls,
+        revoked_dir=revoked_dir,
     )

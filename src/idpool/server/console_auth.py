@@ -4,7 +4,8 @@ The session key is derived from the admin password (or an explicit session secre
 every replica configured alike accepts the same cookie without shared state, and changing
 the password logs every session out. A CSRF token is an HMAC of the session cookie: forms
 carry it, and a cross-site page can neither read it nor forge it. Signing out revokes the
-session's nonce in this process until the cookie would have expired anyway.
+session's nonce in this process (in every worker process of this server, with `--workers`)
+until the cookie would have expired anyway.
 
 Failed sign-ins are throttled per client (a token bucket: a burst, then one attempt per
 refill interval, so no client is shut out for long), and a browser that signed in before
@@ -19,8 +20,10 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 
 import orjson
 
@@ -43,6 +46,56 @@ def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
 
 
+class RevokedSessions:
+    """Signed-out session nonces until their cookies expire: in memory, or in a directory.
+
+    The directory form is what the worker processes of one server share (server/workers.py
+    creates it, private to the server's user): one empty file per nonce, named by its
+    SHA-256 and dated (mtime) at the cookie's expiry. Console requests are rare, so a
+    `stat` per request costs nothing that matters.
+    """
+
+    def __init__(self, clock: Callable[[], float], directory: Path | None = None) -> None:
+        self._clock = clock
+        self._directory = directory
+        self._memory: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        if self._directory is None:
+            return len(self._memory)
+        return sum(1 for _ in os.scandir(self._directory))
+
+    def prune(self) -> None:
+        """Forget the nonces whose cookies have expired anyway."""
+        now = self._clock()
+        if self._directory is None:
+            self._memory = {n: exp for n, exp in self._memory.items() if exp > now}
+            return
+        for entry in os.scandir(self._directory):
+            try:
+                if entry.stat().st_mtime <= now:
+                    os.unlink(entry.path)
+            except FileNotFoundError:  # another worker cleaned it up first
+                continue
+
+    def add(self, nonce: str, expires: float) -> None:
+        if self._directory is None:
+            self._memory[nonce] = expires
+            return
+        path = self._directory / hashlib.sha256(nonce.encode()).hexdigest()
+        path.touch()
+        os.utime(path, (expires, expires))
+
+    def __contains__(self, nonce: str) -> bool:
+        if self._directory is None:
+            return nonce in self._memory
+        path = self._directory / hashlib.sha256(nonce.encode()).hexdigest()
+        try:
+            return path.stat().st_mtime > self._clock()
+        except FileNotFoundError:
+            return False
+
+
 class ConsoleAuth:
     def __init__(
         self,
@@ -52,6 +105,7 @@ class ConsoleAuth:
         session_secret: str | None = None,
         session_seconds: int = 8 * 3600,
         clock: Callable[[], float],
+        revoked_dir: Path | None = None,
     ) -> None:
         if not admin_password:
             raise ValueError("the admin console needs an admin password")
@@ -63,7 +117,7 @@ class ConsoleAuth:
         ).digest()
         self._seconds = session_seconds
         self._clock = clock
-        self._revoked: dict[str, float] = {}
+        self._revoked = RevokedSessions(clock, revoked_dir)
 
     def check_credentials(self, user: str, password: str) -> bool:
         """Compare digests in constant time; both comparisons always run."""
@@ -113,14 +167,13 @@ class ConsoleAuth:
 
     def revoke(self, cookie: str) -> None:
         """Sign out: the cookie stops working here now, not when it expires."""
-        now = self._clock()
-        self._revoked = {n: exp for n, exp in self._revoked.items() if exp > now}
+        self._revoked.prune()
         doc = self._session(cookie)
         if doc is None:
             return
         expires = doc["exp"]
         assert isinstance(expires, int)
-        self._revoked[str(doc.get("n"))] = float(expires)
+        self._revoked.add(str(doc.get("n")), float(expires))
 
     def issue_device(self) -> str:
         """A long-lived cookie naming this browser, for the sign-in throttle only."""

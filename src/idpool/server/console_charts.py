@@ -4,8 +4,9 @@ Where each number comes from (docs/console.md, "Charts"):
 
 - identities over time: the audit trail's `created` events (detail `unauthenticated` is a new
   guest, `authenticated` a new authenticated identity) and its `disabled` and `merged` events;
-- role share: the audit trail's `credentials` events, one per GetCredentialsForIdentity that
-  vended credentials, whose detail names the role (service/roles.py, RoleChoice);
+- role share: the audit trail's `credentials` events, one per change of the role (or rule) an
+  identity's credentials were vended for, whose detail names the role (service/roles.py,
+  RoleChoice; service/credentials.py, RoleTrail);
 - calls and errors per operation: the pipeline's per-minute ring (server/call_history.py), per
   process, since the process started.
 
@@ -163,7 +164,7 @@ def role_chart(events: Sequence[AuditEvent], window: str, now: float, limit: int
         key="roles",
         title="Role chosen for credentials",
         bars=tuple(Bar(role, count) for role, count in roles.most_common()),
-        source="the audit trail: credentials events (one per GetCredentialsForIdentity)",
+        source="the audit trail: credentials events (one per change of an identity's role)",
         since=_coverage(events, limit, start),
     )
 

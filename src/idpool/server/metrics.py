@@ -1,19 +1,58 @@
-"""Prometheus metrics: requests by operation and error code, latency, and domain counters."""
+"""Prometheus metrics: requests by operation and error code, latency, and domain counters.
+
+With `--workers N` every worker records into prometheus-client's multiprocess files (a
+directory the supervisor creates, `PROMETHEUS_MULTIPROC_DIR`), and whichever worker answers
+`/metrics` renders the sum over all of them; `idpool_worker_requests` then tells the
+workers' shares apart (server/workers.py).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from idpool.server.call_history import CallHistory
 
 
+class _WorkerRequests:
+    """Per-worker request totals, read from each worker's own counter file at scrape time."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "idpool_worker_requests",
+            "API requests answered by each worker process since it started (by pid)",
+            labels=["pid"],
+        )
+        for path in sorted(self._directory.glob("counter_*.db")):
+            pid = path.stem.removeprefix("counter_")
+            total = 0.0
+            for metric in MultiProcessCollector.merge(  # type: ignore[no-untyped-call]
+                [str(path)], accumulate=False
+            ):
+                if metric.name == "idpool_requests":
+                    total += sum(s.value for s in metric.samples if s.name.endswith("_total"))
+            family.add_metric([pid], total)
+        yield family
+
+
 class Metrics:
-    """One registry per app, so tests and several apps in one process do not collide."""
+    """One registry per app, so tests and several apps in one process do not collide.
+
+    `multiprocess_dir` (worker mode) renders the sum over every worker's files instead.
+    """
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: Path | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "idpool_requests",
@@ -55,8 +94,20 @@ class Metrics:
             "1 while the store accepts writes, 0 since a write failed for want of space or "
             "write access (reads may still work)",
             registry=self.registry,
+            # Across workers: 0 as soon as any live worker cannot write.
+            multiprocess_mode="livemin",
         )
         self.store_writable.set(1)
+        self._exported = self.registry
+        if multiprocess_dir is not None:
+            self._exported = CollectorRegistry()
+            MultiProcessCollector(self._exported, path=str(multiprocess_dir))  # type: ignore[no-untyped-call]
+            self._exported.register(_WorkerRequests(multiprocess_dir))
+
+    def track_writable(self, writable: Callable[[], bool]) -> None:
+        """The store_writable gauge follows `writable` (read at scrape time in one process)."""
+        if self.multiprocess_dir is None:
+            self.store_writable.set_function(lambda: 1.0 if writable() else 0.0)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self._exported)

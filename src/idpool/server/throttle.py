@@ -5,11 +5,16 @@ malformed requests never spend tokens. AWS applies these quotas per account and 
 process serves one region, so (account, operation) is the key.
 
 Everything runs on the event loop thread: no locks, O(1) per check, and a bounded LRU of buckets
-so an unbounded number of accounts cannot grow memory.
+so an unbounded number of accounts cannot grow memory. With several worker processes
+(`--workers`) the buckets live in shared memory instead (`SharedBuckets`), so the workers
+together enforce the quota exactly as one process would.
 """
 
 from __future__ import annotations
 
+import mmap
+import multiprocessing
+import struct
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,12 +66,67 @@ def _limit(spec: RateSpec, share: float) -> _Limit | None:
     return _Limit(rate.per_second / share, max(1.0, burst / share))
 
 
+class SharedBuckets:
+    """Token buckets in anonymous shared memory, for worker processes forked from one parent.
+
+    A fixed table of `sets` x `ways` slots (key hash, tokens, last refill): a key lives in
+    one set; a key not found takes the set's empty or least recently refilled slot, and starts
+    full, which is what an evicted bucket of the in-process LRU does too. Keys are hashed
+    with `hash()`: forked workers share the parent's hash seed.
+
+    An update holds a lock taken without waiting: when another worker holds it, or a worker
+    died holding it (kill -9), the update goes ahead unlocked rather than block the event
+    loop, and a race then costs at most one token too many. So the quota is exact except for
+    simultaneous checks of one key, where it errs by a token toward admitting.
+    """
+
+    _SLOT = struct.Struct("qdd")
+
+    def __init__(self, sets: int = 16_384, ways: int = 4) -> None:
+        self._sets = sets
+        self._ways = ways
+        self._memory = mmap.mmap(-1, sets * ways * self._SLOT.size)
+        self._lock = multiprocessing.get_context("fork").Lock()
+
+    def take(self, key: tuple[str, str], per_second: float, capacity: float, now: float) -> bool:
+        """Take one token from the bucket of `key`; False when it has less than one."""
+        hashed = hash(key) or 1  # 0 marks an empty slot
+        size = self._SLOT.size
+        first = (hashed % self._sets) * self._ways
+        memory = self._memory
+        locked = self._lock.acquire(False)
+        try:
+            victim, oldest = first, float("inf")
+            for slot in range(first, first + self._ways):
+                stored, tokens, last = self._SLOT.unpack_from(memory, slot * size)
+                if stored == hashed:
+                    elapsed = now - last
+                    if elapsed > 0:  # a clock that steps back never refills nor drains
+                        tokens = min(capacity, tokens + elapsed * per_second)
+                        last = now
+                    break
+                age = float("-inf") if stored == 0 else last
+                if age < oldest:
+                    victim, oldest = slot, age
+            else:
+                slot, tokens, last = victim, capacity, now
+            if tokens < _ONE_TOKEN:
+                self._SLOT.pack_into(memory, slot * size, hashed, tokens, last)
+                return False
+            self._SLOT.pack_into(memory, slot * size, hashed, tokens - 1.0, last)
+            return True
+        finally:
+            if locked:
+                self._lock.release()
+
+
 class TokenBucketThrottle:
     """Token buckets keyed by (account, operation), refilled lazily from an injected clock.
 
     `replica_share` is the number of replicas sharing the quota: each replica enforces
     rate/replica_share (and burst/replica_share, at least one token), so behind an even load
-    balancer the fleet as a whole admits about the configured rate.
+    balancer the fleet as a whole admits about the configured rate. `shared` keeps the buckets
+    in memory shared by the worker processes of one replica (`--workers`).
     """
 
     def __init__(
@@ -77,6 +137,7 @@ class TokenBucketThrottle:
         default_rate: RateSpec = DEFAULT_OTHER_RATE,
         replica_share: float = 1,
         max_buckets: int = DEFAULT_MAX_BUCKETS,
+        shared: SharedBuckets | None = None,
     ) -> None:
         if replica_share < 1:
             raise ValueError(f"replica_share must be at least 1, got {replica_share}")
@@ -86,6 +147,7 @@ class TokenBucketThrottle:
         self._limits = {name: _limit(spec, replica_share) for name, spec in rates.items()}
         self._default = _limit(default_rate, replica_share)
         self._max_buckets = max_buckets
+        self._shared = shared
         # (account, operation) → [tokens, last refill time]; order = least recently used first.
         self._buckets: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
 
@@ -104,6 +166,10 @@ class TokenBucketThrottle:
             return
         now = self._clock()
         key = (account_id, operation)
+        if self._shared is not None:
+            if not self._shared.take(key, limit.per_second, limit.capacity, now):
+                raise TooManyRequestsException(RATE_EXCEEDED)
+            return
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = [limit.capacity, now]

@@ -18,7 +18,7 @@ from idpool.domain.ports import (
     StoreConflict,
     TokenSigner,
 )
-from idpool.service.pool_cache import PoolCache
+from idpool.service.pool_cache import Generation, PoolCache
 from idpool.service.rate_keys import RateKey
 
 T = TypeVar("T")
@@ -53,10 +53,13 @@ class PoolDeps:
     # OIDC provider ARNs the operator registered (providers file): the only ones whose issuer
     # may be an IP literal, `localhost` or carry a port. None registered by default.
     oidc_provider_configured: Callable[[str], bool] = lambda arn: False
+    # Shared by the worker processes of one server, so their pool caches agree (--workers).
+    pool_changes: Generation | None = None
     pool_cache: PoolCache = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "pool_cache", PoolCache(self.clock, self.pool_cache_seconds))
+        cache = PoolCache(self.clock, self.pool_cache_seconds, shared=self.pool_changes)
+        object.__setattr__(self, "pool_cache", cache)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
 from idpool.domain.errors import InternalErrorException
@@ -20,6 +21,42 @@ from idpool.service.tokens import (
 )
 
 log = logging.getLogger("idpool.credentials")
+
+# Identities whose last recorded role choice this process remembers (about 200 bytes each).
+ROLE_TRAIL_CAPACITY = 100_000
+
+
+class RoleTrail:
+    """The last role choice recorded for each identity, so an unchanged choice writes nothing.
+
+    GetCredentialsForIdentity must stay write-free in the steady state, yet the audit trail
+    says which role an identity received and why (docs/console.md#why-this-role). So a
+    `credentials` event is recorded when the (role, rule) of an identity differs from the one
+    this process last recorded for it. The memory is a bounded LRU per process, seeded lazily:
+    an identity it does not know (new, evicted, after a restart, or first served by another
+    worker or replica) gets one event, which is at worst a repeat of the last one.
+    Runs on the event loop thread: no locks.
+    """
+
+    def __init__(self, capacity: int = ROLE_TRAIL_CAPACITY) -> None:
+        self._capacity = capacity
+        self._last: OrderedDict[str, str] = OrderedDict()
+
+    def changed(self, identity_id: str, detail: str) -> bool:
+        """True when `detail` must be recorded; it is remembered at once (claim first)."""
+        if self._last.get(identity_id) == detail:
+            self._last.move_to_end(identity_id)
+            return False
+        self._last[identity_id] = detail
+        self._last.move_to_end(identity_id)
+        if len(self._last) > self._capacity:
+            self._last.popitem(last=False)
+        return True
+
+    def forget(self, identity_id: str, detail: str) -> None:
+        """The write of `detail` failed: record it again next time."""
+        if self._last.get(identity_id) == detail:
+            del self._last[identity_id]
 
 
 def authentication_provider(logins: Sequence[VerifiedLogin]) -> str:
@@ -44,6 +81,7 @@ class CredentialService:
         self._d = deps
         self._identities = identities
         self._tokens = tokens
+        self._trail = RoleTrail()
 
     async def get_credentials(
         self,
@@ -82,15 +120,12 @@ class CredentialService:
     async def _record(
         self, account_id: str, pool_id: str, identity_id: str, choice: RoleChoice
     ) -> None:
-        """The audit trail says which role was vended and by which rule (docs/console.md)."""
+        """The audit trail says which role was vended and by which rule (docs/console.md).
+
+        Only a choice that differs from the identity's last recorded one is written
+        (`RoleTrail`): repeated calls with the same outcome stay write-free.
+        """
         detail = choice.detail()
-
-        async def work(tx: Transaction) -> None:
-            await tx.record_event(
-                account_id, pool_id, identity_id, "credentials", detail, self._d.clock.now()
-            )
-
-        await in_transaction(self._d.store, work)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "role chosen",
@@ -100,3 +135,16 @@ class CredentialService:
                     "rule": choice.describe(),
                 },
             )
+        if not self._trail.changed(identity_id, detail):
+            return
+
+        async def work(tx: Transaction) -> None:
+            await tx.record_event(
+                account_id, pool_id, identity_id, "credentials", detail, self._d.clock.now()
+            )
+
+        try:
+            await in_transaction(self._d.store, work)
+        except BaseException:
+            self._trail.forget(identity_id, detail)
+            raise

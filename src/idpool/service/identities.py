@@ -20,6 +20,7 @@ from idpool.domain.ids import OWN_TOKEN_PROVIDER, region_of
 from idpool.domain.ports import Transaction
 from idpool.domain.records import Caller, Identity, IdentityView, Link, Page, Pool, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
+from idpool.service.group_commit import GroupCommit
 from idpool.service.link_plan import active
 from idpool.service.link_writes import remove_links
 from idpool.service.logins import link_logins, verify_logins
@@ -45,12 +46,13 @@ async def cached_pool(deps: ServiceDeps, pool_id: str, account_id: str | None = 
     """The pool for verifying a public call's logins, from the short-lived cache when fresh."""
     hit, pool = deps.pool_cache.get(pool_id)
     if not hit:
+        generation = deps.pool_cache.generation()
 
         async def read(tx: Transaction) -> Pool | None:
             return await tx.get_pool(pool_id)
 
         pool = await in_transaction(deps.store, read, readonly=True)
-        deps.pool_cache.put(pool_id, pool)
+        deps.pool_cache.put(pool_id, pool, generation)
     return _visible(pool, pool_id, account_id)
 
 
@@ -107,6 +109,8 @@ class Proof:
 class IdentityService:
     def __init__(self, deps: ServiceDeps) -> None:
         self._d = deps
+        # New guests of concurrent GetId calls share one transaction (service/group_commit.py).
+        self.new_guests: GroupCommit[Identity] = GroupCommit(deps.store)
 
     async def get_id(
         self, pool_id: str, logins: Mapping[str, str] | None, account_id: str | None = None
@@ -129,11 +133,18 @@ class IdentityService:
                 return first
 
         async def work(tx: Transaction) -> Identity:
-            current = await public_pool(tx, pool_id, account_id)
+            # The guests of one group commit (service/group_commit.py) read the pool once.
+            memo = self.new_guests.memo(tx)
+            current = memo.get((pool_id, account_id))
+            if current is None:
+                current = await public_pool(tx, pool_id, account_id)
+                memo[(pool_id, account_id)] = current
             if not verified and not current.allow_unauthenticated:
                 raise NotAuthorizedException(UNAUTH_NOT_SUPPORTED)
             return await link_logins(self._d, tx, current, None, verified)
 
+        if not verified:
+            return (await self.new_guests.run(work)).identity_id
         return (await in_transaction(self._d.store, work)).identity_id
 
     async def prove_verified(

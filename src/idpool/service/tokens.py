@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -65,6 +66,12 @@ def principal_tags_from_claims(pool: Pool, logins: Sequence[VerifiedLogin]) -> d
     return tags
 
 
+@functools.lru_cache(maxsize=4096)
+def _pool_claims(issuer: str, region: str, account_id: str, pool_id: str) -> tuple[str, str]:
+    """The claims every token of a pool shares (its ARN, built once per pool)."""
+    return pool_id, pool_arn(region, account_id, pool_id)
+
+
 def build_claims(
     *,
     issuer: str,
@@ -78,12 +85,14 @@ def build_claims(
     if not 1 <= lifetime <= MAX_TOKEN_SECONDS:
         raise ValueError(f"token lifetime must be 1..{MAX_TOKEN_SECONDS} s, not {lifetime}")
     iat = int(issued_at)
+    audience, arn = _pool_claims(issuer, pool.region, pool.account_id, pool.pool_id)
+    # The order is Cognito's; the signer encodes this dict once (signing/jwt.py).
     claims: dict[str, Any] = {
         "sub": identity_id,
-        "aud": pool.pool_id,
+        "aud": audience,
         "amr": list(amr),
         "iss": issuer,
-        POOL_ARN_CLAIM: pool_arn(pool.region, pool.account_id, pool.pool_id),
+        POOL_ARN_CLAIM: arn,
         "exp": iat + lifetime,
         "iat": iat,
     }

@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -30,28 +32,43 @@ from idpool.signing.keyring import ALGORITHM, Keyring
 
 # ------------------------------------------------------------------------------------ claims
 
+# One padding and one hash object for every signature: building them costs per call.
+_PKCS1 = padding.PKCS1v15()
+_SHA512 = hashes.SHA512()
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 def _json(value: Mapping[str, Any]) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact JSON, non-ASCII as UTF-8 (no escapes), keys in insertion order: one orjson call."""
+    return orjson.dumps(value)
+
+
+@functools.lru_cache(maxsize=64)
+def header_segment(kid: str) -> bytes:
+    """`base64url(header) + "."` of a key, built once per key: Cognito's exact header."""
+    return _b64(_json({"kid": kid, "typ": "JWS", "alg": ALGORITHM})) + b"."
 
 
 def signing_input(kid: str, claims: Mapping[str, Any]) -> bytes:
-    header = {"kid": kid, "typ": "JWS", "alg": ALGORITHM}
-    return f"{_b64(_json(header))}.{_b64(_json(claims))}".encode("ascii")
+    """`header.payload`: the claims encoded once, base64url once, after the cached header."""
+    return header_segment(kid) + _b64(_json(claims))
 
 
 def rs512_sign(key: rsa.RSAPrivateKey, data: bytes) -> bytes:
-    return key.sign(data, padding.PKCS1v15(), hashes.SHA512())
+    return key.sign(data, _PKCS1, _SHA512)
+
+
+def compact(head: bytes, signature: bytes) -> str:
+    return (head + b"." + _b64(signature)).decode("ascii")
 
 
 def sign_compact(key: rsa.RSAPrivateKey, kid: str, claims: Mapping[str, Any]) -> str:
     """A compact JWS, synchronously (for scripts and benchmarks)."""
     head = signing_input(kid, claims)
-    return f"{head.decode('ascii')}.{_b64(rs512_sign(key, head))}"
+    return compact(head, rs512_sign(key, head))
 
 
 class JwtTokenSigner:
@@ -88,7 +105,7 @@ class JwtTokenSigner:
             )
         else:
             signature = rs512_sign(key.private_key, head)
-        return f"{head.decode('ascii')}.{_b64(signature)}"
+        return compact(head, signature)
 
 
 # ------------------------------------------------------------------------------ verification
@@ -184,8 +201,8 @@ class OwnTokenVerifier:
             public.verify(
                 _unb64(parts[2]),
                 f"{parts[0]}.{parts[1]}".encode("ascii"),
-                padding.PKCS1v15(),
-                hashes.SHA512(),
+                _PKCS1,
+                _SHA512,
             )
         except (InvalidSignature, UnicodeEncodeError):
             raise NotAuthorizedException(_BAD_SIGNATURE) from None

@@ -1,9 +1,10 @@
 """The few real differences between SQLite and PostgreSQL: how a transaction is opened.
 
 SQLite: one connection in the event-loop thread, WAL, `BEGIN IMMEDIATE` for writes so two
-processes sharing a file queue on the lock instead of failing at commit, and an asyncio lock
-so that one transaction at a time uses the connection. PostgreSQL: an async psycopg 3
-connection pool; writers lock the rows they merge (`SELECT ... FOR UPDATE`).
+processes sharing a file queue on the lock instead of failing at commit, reads in autocommit
+(as PostgreSQL's), and an asyncio lock so that one transaction at a time uses the connection.
+PostgreSQL: an async psycopg 3 connection pool; writers lock the rows they merge
+(`SELECT ... FOR UPDATE`).
 
 Every transaction has a deadline (`--db-timeout-seconds`), from asking for a connection to
 the end of COMMIT. A database that stops answering without closing its connections (a
@@ -172,11 +173,16 @@ class SqliteSource:
         try:
             # Transaction control straight on the driver connection (autocommit mode):
             # through SQLAlchemy it costs more than the statements of a typical request.
+            # Reads run in autocommit, as on PostgreSQL: no BEGIN/COMMIT around a lookup (each
+            # statement sees a consistent snapshot; this process runs one at a time anyway).
             driver = self._driver
             try:
-                driver.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
-                yield self._executor
-                driver.execute("COMMIT")
+                if readonly:
+                    yield self._executor
+                else:
+                    driver.execute("BEGIN IMMEDIATE")
+                    yield self._executor
+                    driver.execute("COMMIT")
             except BaseException as exc:
                 # SQLite rolls a transaction back by itself after some errors (a full disk).
                 if driver.in_transaction:

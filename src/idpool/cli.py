@@ -107,13 +107,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from idpool.app import serve
+    from idpool.serving import serve
 
     return serve(settings_from(args))
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from idpool.app import database_errors, describe_store
+    from idpool.serving import database_errors, describe_store
     from idpool.storage.migrate import current_revision, upgrade
 
     settings = settings_from(args)
@@ -125,9 +125,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from idpool.app import database_errors, prepare_database
     from idpool.offline import apply_seed_to_database
     from idpool.seed import load_seed
+    from idpool.serving import database_errors, prepare_database
 
     settings = settings_from(args)
     seed = load_seed(args.file)
@@ -140,8 +140,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    from idpool.app import database_errors, require_current_schema
     from idpool.offline import rotate_keys
+    from idpool.serving import database_errors, require_current_schema
 
     settings = settings_from(args)
     with database_errors(settings):
@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from idpool.app import OPERATOR_ERRORS
+    from idpool.serving import OPERATOR_ERRORS
 
     try:
         return int(args.func(args))

@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 
-from idpool.app import Application, prepare_database
+from idpool.app import Application
 from idpool.server.console import build_console
+from idpool.serving import prepare_database
 from idpool.storage.keys import SqlKeyStore
 from tests.support.live import LiveServer, settings_for_tests
 

@@ -11,9 +11,10 @@ from typing import Any
 
 import uvicorn
 
-from idpool.app import Application, bind_socket, prepare_database, uvicorn_config
+from idpool.app import Application
 from idpool.config import Settings
 from idpool.service.system import SystemClock
+from idpool.serving import bind_socket, prepare_database, uvicorn_config
 
 
 class LiveServer:

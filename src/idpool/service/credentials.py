@@ -6,7 +6,6 @@ import logging
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
-from idpool.domain.errors import InternalErrorException
 from idpool.domain.ports import Transaction, VendRequest
 from idpool.domain.records import Credentials, VerifiedLogin
 from idpool.service.context import ServiceDeps, in_transaction
@@ -90,8 +89,6 @@ class CredentialService:
         custom_role_arn: str | None,
     ) -> tuple[str, Credentials]:
         vendor = self._d.vendor
-        if vendor is None:
-            raise InternalErrorException("Credential vending is not configured on this server.")
         proof = await self._identities.prove_verified(identity_id, logins, RateKey.CREDENTIALS)
         identity, pool = proof.identity, proof.pool
         authenticated = identity.authenticated and bool(proof.logins)

@@ -10,7 +10,6 @@ from idpool.domain.claims import POOL_ARN_CLAIM, TAGS_CLAIM
 from idpool.domain.errors import (
     CLASSIC_FLOW_DISABLED,
     CLASSIC_FLOW_ROLE_MAPPINGS,
-    InternalErrorException,
     InvalidParameterException,
 )
 from idpool.domain.ids import OWN_TOKEN_PROVIDER, pool_arn
@@ -125,8 +124,6 @@ class TokenService:
         principal_tags: Mapping[str, str] | None = None,
     ) -> str:
         signer = self._d.signer
-        if signer is None:
-            raise InternalErrorException("Token signing is not configured on this server.")
         claims = build_claims(
             issuer=signer.issuer,
             pool=pool,

@@ -9,8 +9,6 @@ switches on at info level (and that stays off without it).
 from __future__ import annotations
 
 import json
-import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,35 +18,20 @@ import httpx
 import pytest
 
 from tests.conftest import make_client
-from tests.e2e.test_observability import IDPOOL, ServerProcess, _unsigned_jwt
+from tests.e2e.test_observability import _unsigned_jwt
+from tests.support.serve_process import ServerProcess, idpool_serve
 
 
 @contextmanager
 def serve(tmp_path: Path, *flags: str) -> Iterator[ServerProcess]:
-    process = subprocess.Popen(
-        [
-            *IDPOOL,
-            "serve",
-            "--port=0",
-            f"--database-url=sqlite:///{tmp_path / 'edge.sqlite3'}",
-            "--trust-mode",
-            "--key-secret=edge-test-key-secret",
-            "--no-throttle",
-            *flags,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    server = ServerProcess(process)
-    threading.Thread(target=server.pump, daemon=True).start()
-    try:
-        if not server.listening.wait(30):
-            pytest.fail(f"idpool serve did not start:\n{server.output}")
+    with idpool_serve(
+        f"--database-url=sqlite:///{tmp_path / 'edge.sqlite3'}",
+        "--trust-mode",
+        "--key-secret=edge-test-key-secret",
+        "--no-throttle",
+        *flags,
+    ) as server:
         yield server
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def _records(server: ServerProcess) -> list[dict[str, Any]]:

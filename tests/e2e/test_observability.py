@@ -10,13 +10,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import re
-import subprocess
-import sys
-import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import make_client
 from tests.support.live import LiveServer
-
-IDPOOL = [sys.executable, "-m", "idpool"]
+from tests.support.serve_process import ServerProcess, idpool_serve
 
 
 def _samples(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -117,27 +111,6 @@ def test_ready_is_503_until_the_store_is_open(tmp_path: Path) -> None:
 # logs -------------------------------------------------------------------------------------
 
 
-@dataclass
-class ServerProcess:
-    process: subprocess.Popen[str]
-    url: str = ""
-    lines: list[str] = field(default_factory=list)
-    listening: threading.Event = field(default_factory=threading.Event)
-
-    def pump(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line)
-            found = re.search(r"listening on (http://[\d.]+:\d+)", line)
-            if found:
-                self.url = found.group(1)
-                self.listening.set()
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-
 def _unsigned_jwt(claims: dict[str, Any]) -> str:
     """A JWT-shaped token; trust mode reads its claims without checking a signature."""
 
@@ -155,32 +128,16 @@ def debug_server(tmp_path: Path) -> Iterator[ServerProcess]:
         "  secret_access_key: very-secret-access-key-0001\n"
         '  account_id: "123456789012"\n'
     )
-    process = subprocess.Popen(
-        [
-            *IDPOOL,
-            "serve",
-            "--port=0",
-            f"--database-url=sqlite:///{tmp_path / 'logs.sqlite3'}",
-            "--trust-mode",
-            "--key-secret=key-secret-that-must-not-leak",
-            "--auth-mode=strict",
-            f"--credentials-file={credentials}",
-            "--log-level=debug",
-            "--no-throttle",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    server = ServerProcess(process)
-    threading.Thread(target=server.pump, daemon=True).start()
-    try:
-        if not server.listening.wait(30):
-            pytest.fail(f"idpool serve did not start:\n{server.output}")
+    with idpool_serve(
+        f"--database-url=sqlite:///{tmp_path / 'logs.sqlite3'}",
+        "--trust-mode",
+        "--key-secret=key-secret-that-must-not-leak",
+        "--auth-mode=strict",
+        f"--credentials-file={credentials}",
+        "--log-level=debug",
+        "--no-throttle",
+    ) as server:
         yield server
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def test_debug_logs_never_contain_tokens_or_secrets(debug_server: ServerProcess) -> None:

@@ -9,8 +9,6 @@ signatures included, and at `--log-level debug` nothing of the assertion reaches
 from __future__ import annotations
 
 import json
-import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,7 +21,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import make_client
-from tests.e2e.test_observability import IDPOOL, ServerProcess
 from tests.e2e.test_pools import error_of
 from tests.support.idp import SamlIdentityProvider
 from tests.support.live import live_server, settings_for_tests
@@ -37,6 +34,7 @@ from tests.support.saml_edits import (
     recipient,
     two_confirmations,
 )
+from tests.support.serve_process import ServerProcess, idpool_serve
 from tests.support.sts import moto_sts
 
 ACCOUNT = "123456789012"
@@ -249,30 +247,14 @@ def test_forged_signatures_are_refused_not_500(saml: Saml, forgery: str) -> None
 def debug_saml_server(tmp_path: Path) -> Iterator[tuple[ServerProcess, SamlIdentityProvider]]:
     idp = SamlIdentityProvider()
     providers = providers_yaml(idp, tmp_path / "providers.yaml")
-    process = subprocess.Popen(
-        [
-            *IDPOOL,
-            "serve",
-            "--port=0",
-            f"--database-url=sqlite:///{tmp_path / 'saml-logs.sqlite3'}",
-            f"--providers-file={providers}",
-            "--key-secret=saml-log-test",
-            "--log-level=debug",
-            "--no-throttle",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    server = ServerProcess(process)
-    threading.Thread(target=server.pump, daemon=True).start()
-    try:
-        if not server.listening.wait(30):
-            pytest.fail(f"idpool serve did not start:\n{server.output}")
+    with idpool_serve(
+        f"--database-url=sqlite:///{tmp_path / 'saml-logs.sqlite3'}",
+        f"--providers-file={providers}",
+        "--key-secret=saml-log-test",
+        "--log-level=debug",
+        "--no-throttle",
+    ) as server:
         yield server, idp
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def test_debug_level_saml_login_logs_no_assertion_content(

@@ -33,6 +33,9 @@ from idpool.wire.encode import encode_error, encode_result
 from idpool.wire.model import content_type
 from idpool.wire.operations import OPERATIONS, Issues
 
+# The metric children one (operation, outcome) pair counts into (see ApiPipeline._count).
+_Children = tuple[Counter, Histogram, Counter | None]
+
 log = logging.getLogger("idpool.request")
 
 JSON_CONTENT_TYPE = content_type().encode("ascii")  # from the model: application/x-amz-json-1.1
@@ -75,7 +78,7 @@ class ApiPipeline:
     ) -> None:
         self._role_policy = role_policy or RolePolicy()
         self._vendor_mode = vendor_mode
-        self._children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+        self._children: dict[tuple[str, str], _Children] = {}
         self._service = service
         self._checkers = checkers
         self._authenticate = authenticate
@@ -153,25 +156,35 @@ class ApiPipeline:
         return response
 
     def _count(self, operation: str, response: ApiResponse, elapsed: float) -> None:
-        """Label lookups are cached: prometheus-client resolves labels with a lock each time."""
+        """Label lookups are cached: prometheus-client resolves labels with a lock each time.
+
+        One cached tuple per (operation, outcome): the request counter, the latency histogram
+        and, for a successful token or credentials call, the issued counter."""
         assert self._metrics is not None
         key = (operation, response.error_code or "OK")
         children = self._children.get(key)
         if children is None:
-            children = (
-                self._metrics.requests.labels(*key),
-                self._metrics.latency.labels(operation),
-            )
-            self._children[key] = children
+            children = self._children[key] = self._metric_children(*key)
         children[0].inc()
         children[1].observe(elapsed)
+        if children[2] is not None:
+            children[2].inc()
         self._metrics.calls.record(operation, response.error_code is not None)
+
+    def _metric_children(self, operation: str, outcome: str) -> _Children:
+        assert self._metrics is not None
+        issued = None
         row = OPERATIONS.get(operation)
-        if response.error_code is None and row is not None:
+        if outcome == "OK" and row is not None:
             if row.issues is Issues.TOKEN:
-                self._metrics.tokens_issued.labels(operation).inc()
+                issued = self._metrics.tokens_issued.labels(operation)
             elif row.issues is Issues.CREDENTIALS:
-                self._metrics.credentials_vended.labels(self._vendor_mode).inc()
+                issued = self._metrics.credentials_vended.labels(self._vendor_mode)
+        return (
+            self._metrics.requests.labels(operation, outcome),
+            self._metrics.latency.labels(operation),
+            issued,
+        )
 
 
 def error_response(

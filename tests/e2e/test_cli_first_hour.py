@@ -22,9 +22,9 @@ import pytest
 
 from tests.conftest import make_client
 from tests.support.postgres import postgres_schema
+from tests.support.serve_process import read_until_listening
 
 IDPOOL = [sys.executable, "-m", "idpool"]
-LISTENING = re.compile(r"idpool listening on (http://127\.0\.0\.1:\d+)")
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
@@ -74,18 +74,7 @@ def serving(home: Path, *args: str, umask: int | None = None) -> Iterator[tuple[
     finally:
         if old is not None:
             os.umask(old)
-    assert proc.stderr is not None
-    lines: list[str] = []
-    url = None
-    deadline = time.monotonic() + 30
-    while url is None and time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        found = LISTENING.search(line)
-        if found:
-            url = found.group(1)
+    url, lines = read_until_listening(proc)
     try:
         assert url is not None, "".join(lines)
         assert httpx.get(f"{url}/ready").status_code == 200

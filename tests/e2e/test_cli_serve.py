@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -18,9 +17,9 @@ import pytest
 
 from tests.conftest import ROOT, make_client
 from tests.support.postgres import postgres_schema
+from tests.support.serve_process import read_until_listening
 
 IDPOOL = [sys.executable, "-m", "idpool"]
-LISTENING = re.compile(r"idpool listening on (http://127\.0\.0\.1:\d+)")
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -39,18 +38,7 @@ def serving(*args: str, home: Path) -> Iterator[str]:
         env=env,
         cwd=ROOT,
     )
-    assert proc.stderr is not None
-    url = None
-    deadline = time.monotonic() + 30
-    lines = []
-    while url is None and time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        found = LISTENING.search(line)
-        if found:
-            url = found.group(1)
+    url, lines = read_until_listening(proc)
     try:
         assert url is not None, "".join(lines)
         for _ in range(100):

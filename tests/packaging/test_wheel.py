@@ -9,7 +9,6 @@ runs in a temporary directory, so a missing migration, template or `py.typed` fa
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -21,10 +20,9 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, make_client
+from tests.support.serve_process import LISTENING
 
 pytestmark = [pytest.mark.packaging, pytest.mark.timeout(600)]
-
-LISTENING = re.compile(r"idpool listening on (http://127\.0\.0\.1:\d+)")
 
 
 def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:

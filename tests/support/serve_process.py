@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,26 @@ from dataclasses import dataclass, field
 import pytest
 
 IDPOOL = [sys.executable, "-m", "idpool"]
+# The one start-up line `idpool serve` writes once it listens.
+LISTENING = re.compile(r"idpool listening on (http://127\.0\.0\.1:\d+)")
+
+
+def read_until_listening(
+    process: subprocess.Popen[str], seconds: float = 30
+) -> tuple[str | None, list[str]]:
+    """Read the process's stderr up to its listening line: (its URL or None, the lines read)."""
+    assert process.stderr is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        found = LISTENING.search(line)
+        if found:
+            return found.group(1), lines
+    return None, lines
 
 
 @dataclass
